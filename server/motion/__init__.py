@@ -1,0 +1,2 @@
+"""InterHuman motion representation (pure numpy): skeleton, 262-d feature codec, normalisation,
+mirroring and the model <-> Blender coordinate change."""
