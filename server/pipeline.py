@@ -1,0 +1,129 @@
+"""Prompt -> two people's motion: text encoding, token sampling, VQ decoding and de-normalisation.
+
+This is the model behind the generator process's small interface: `generate`, `react` and `inpaint` take
+and return per-person features in model space (metres, Y up, the pair's canonical frame, 30 fps)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .checkpoints import LoadedModel
+from .model import sampling
+from .model.text import load_text_encoder
+from .motion import features as F
+
+MIN_SECONDS, MAX_SECONDS = 1.0, 10.0
+FRAMES_PER_TOKEN = sampling.FRAMES_PER_TOKEN
+
+
+class RequestError(ValueError):
+    """A request the model cannot serve; `allowed` names the valid range where there is one."""
+
+    def __init__(self, message, field=None, allowed=None):
+        super().__init__(message)
+        self.field, self.allowed = field, allowed
+
+
+@dataclass
+class Motion:
+    """Candidates x 2 persons of de-normalised features (C, 2, T, 262) and the seed of each candidate."""
+    features: np.ndarray
+    seeds: list
+    fps: int
+
+    @property
+    def frames(self):
+        return self.features.shape[2]
+
+    def positions(self):
+        """(C, 2, T, 22, 3) joint positions."""
+        C, P, T = self.features.shape[:3]
+        return self.features[..., F.POSITIONS].reshape(C, P, T, 22, 3)
+
+
+def token_steps(seconds, fps):
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+        raise RequestError(f"duration {seconds:g} s is outside {MIN_SECONDS:g}-{MAX_SECONDS:g} s", "seconds",
+                           [MIN_SECONDS, MAX_SECONDS])
+    return int(round(seconds * fps)) // FRAMES_PER_TOKEN
+
+
+class Pipeline:
+    def __init__(self, model: LoadedModel, device="cpu", text_encoder=None):
+        self.model = model
+        self.device = torch.device(device)
+        model.vq.to(self.device)
+        model.transformer.to(self.device)
+        self.text_encoder = text_encoder or load_text_encoder(model.text_encoder, model.text_encoder_folder,
+                                                              self.device)
+
+    @property
+    def fps(self):
+        return self.model.fps
+
+    @torch.no_grad()
+    def condition(self, prompts):
+        """Prompts -> condition vectors (B, text_dim)."""
+        for prompt in prompts:
+            if not prompt.strip():
+                raise RequestError("the prompt is empty: describe what the two people do", "prompt")
+        t = self.text_encoder(prompts)
+        return self.model.transformer.encode_text(t.tokens.to(self.device), t.pool_index.to(self.device),
+                                                  t.mask.to(self.device))
+
+    def _generators(self, seeds):
+        return [torch.Generator(device=self.device).manual_seed(int(s)) for s in seeds]
+
+    @torch.no_grad()
+    def decode(self, ids, m_lens):
+        """Token ids (B, 2L) -> de-normalised features (B, 2, 4 * max(m_lens), 262)."""
+        L = ids.shape[1] // 2
+        feats = self.model.vq.decode(torch.cat([ids[:, :L], ids[:, L:]], dim=0))  # both persons in one batch
+        B = ids.shape[0]
+        out = torch.stack([feats[:B], feats[B:]], dim=1).cpu().numpy()
+        return self.model.normaliser.backward(out).astype(np.float32)
+
+    @torch.no_grad()
+    def encode(self, person_features):
+        """De-normalised features of one person (B, T, 262), T a multiple of 4 -> ids (B, 5T/4)."""
+        x = torch.from_numpy(self.model.normaliser.forward(np.asarray(person_features, np.float32)))
+        return self.model.vq.encode(x.to(self.device))
+
+    def generate(self, prompts, seconds, seeds, options=sampling.SamplingOptions(), on_step=None):
+        """One sample per (prompt, seconds, seed) row -> features (B, 2, T, 262), trimmed per row."""
+        steps = [token_steps(s, self.fps) for s in seconds]
+        m_lens = torch.tensor(steps, device=self.device)
+        ids = sampling.generate(self.model.transformer, self.condition(prompts), m_lens, options,
+                                self._generators(seeds), on_step)
+        feats = self.decode(ids, m_lens)
+        return [feats[b, :, : steps[b] * FRAMES_PER_TOKEN] for b in range(len(steps))]
+
+    def react(self, prompt, given, given_person, seed, options=sampling.SamplingOptions(steps=10), on_step=None):
+        """`given` (T, 262) features of one person (T >= 4); the other person is generated around it."""
+        T = (len(given) // FRAMES_PER_TOKEN) * FRAMES_PER_TOKEN
+        if T < FRAMES_PER_TOKEN:
+            raise RequestError("the given motion is shorter than 4 frames", "frames")
+        given_ids = self.encode(np.asarray(given)[None, :T])
+        m_lens = torch.tensor([T // FRAMES_PER_TOKEN], device=self.device)
+        ids = sampling.react(self.model.transformer, self.condition([prompt]), m_lens, given_ids, given_person,
+                             options, self._generators([seed]), on_step)
+        return self.decode(ids, m_lens)[0]
+
+    def inpaint(self, prompt, motion, start_frame, end_frame, persons, seed, options=sampling.SamplingOptions(),
+                on_step=None):
+        """`motion` (2, T, 262) features; frames [start_frame, end_frame) of `persons` are regenerated."""
+        motion = np.asarray(motion, np.float32)
+        T = (motion.shape[1] // FRAMES_PER_TOKEN) * FRAMES_PER_TOKEN
+        if not 0 <= start_frame < end_frame <= T:
+            raise RequestError(f"frame window [{start_frame}, {end_frame}) is outside the clip's 0-{T} frames",
+                               "frames", [0, T])
+        ids = self.encode(motion[:, :T])  # (2, 5T/4)
+        ids = torch.cat([ids[0], ids[1]])[None]
+        steps = T // FRAMES_PER_TOKEN
+        m_lens = torch.tensor([steps], device=self.device)
+        window = sampling.window_mask(m_lens, steps, self.model.transformer.cfg.rows, start_frame, end_frame,
+                                      persons)
+        ids = sampling.inpaint(self.model.transformer, self.condition([prompt]), m_lens, ids, window, options,
+                               self._generators([seed]), on_step)
+        return self.decode(ids, m_lens)[0]
