@@ -39,18 +39,23 @@ def top_k(logits, ratio):
     return torch.full_like(logits, float("-inf")).scatter_(-1, index, values)
 
 
-def sample_codes(filtered, temperature, gumbel, generators):
-    """(B, N, K) filtered logits -> sampled ids (B, N). `generators` holds one torch.Generator per row
-    (or is None), so a row's draws do not depend on what else is in the batch."""
-    rows = []
+def sample_codes(filtered, temperature, gumbel, generators, valid):
+    """(B, N, K) filtered logits -> sampled ids (B, N).
+
+    Each row draws from its own generator, and only for its valid positions, in layout order; so a
+    request samples the same codes alone or batched with requests of other lengths. Padding gets 0."""
+    out = torch.zeros(filtered.shape[:2], dtype=torch.long, device=filtered.device)
     for b in range(filtered.shape[0]):
         g = generators[b] if generators is not None else None
+        logits = filtered[b, valid[b]] / temperature  # (n, K)
         if gumbel:
-            u = torch.rand(filtered.shape[1:], generator=g, device=filtered.device).clamp_(1e-20, 1.0)
-            rows.append((filtered[b] / temperature - torch.log(-torch.log(u))).argmax(-1))
-        else:
-            rows.append(torch.multinomial((filtered[b] / temperature).softmax(-1), 1, generator=g)[:, 0])
-    return torch.stack(rows)
+            u = torch.rand(logits.shape, generator=g, device=logits.device).clamp_(1e-20, 1.0)
+            out[b, valid[b]] = (logits - torch.log(-torch.log(u))).argmax(-1)
+        else:  # inverse-CDF categorical draw
+            cdf = logits.softmax(-1).cumsum(-1)
+            u = torch.rand(logits.shape[0], 1, generator=g, device=logits.device) * cdf[:, -1:]
+            out[b, valid[b]] = (cdf < u).sum(-1).clamp(max=logits.shape[-1] - 1)
+    return out
 
 
 @torch.no_grad()
@@ -81,7 +86,8 @@ def unmask(model, cond_vector, m_lens, start_ids, fixed, options, generators=Non
                                      options.batched_guidance).permute(0, 2, 1)  # (B, 2L, K)
 
         # sample from the top-k filtered distribution and fill only the masked slots
-        sampled = sample_codes(top_k(logits, options.topk_ratio), options.temperature, options.gumbel, generators)
+        sampled = sample_codes(top_k(logits, options.topk_ratio), options.temperature, options.gumbel,
+                               generators, ~pad)
         ids = torch.where(masked, sampled, ids)
 
         # confidence of each new token under the unfiltered distribution; everything else is kept

@@ -1,0 +1,28 @@
+"""Helpers shared by the benchmarks: timing with medians, and the repository on sys.path."""
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def timed(fn, repeats, warmup=1):
+    """Run fn warmup + repeats times; return the list of wall times (s) of the timed runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def report(name, times):
+    print(f"{name:<44} median {statistics.median(times):8.3f} s   "
+          f"min {min(times):.3f}  max {max(times):.3f}  (n={len(times)})")
+    return statistics.median(times)

@@ -1,0 +1,44 @@
+"""Text encoders load from local folders only, through transformers; a missing one says what to do."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from server.model import text  # noqa: E402
+from small_models import make_tiny_clip_folder  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return text.load_text_encoder("all-minilm-l6-v2")
+
+
+def test_minilm_is_offline_and_deterministic(minilm):
+    a = minilm(["two people shake hands", "one person pushes the other away"])
+    b = minilm(["one person pushes the other away"])
+    assert a.tokens.shape == (2, minilm.max_tokens, 384)
+    assert torch.equal(a.pool_index, torch.zeros(2, dtype=torch.long))
+    assert a.mask[0].sum() < a.mask[1].sum()  # shorter caption, fewer real tokens
+    torch.testing.assert_close(a.tokens[1], b.tokens[0], atol=1e-5, rtol=0)  # batch-independent
+
+
+def test_minilm_distinguishes_captions(minilm):
+    f = minilm(["two people hug", "two people fight"])
+    assert (f.tokens[0, 0] - f.tokens[1, 0]).abs().max() > 0.05
+
+
+def test_clip_from_a_local_folder(tmp_path):
+    encoder = text.CLIPTextEncoder(make_tiny_clip_folder(tmp_path))
+    f = encoder(["hi there", "two people shake hands"])
+    assert f.tokens.shape == (2, 77, 64)
+    # pooled at the end-of-text token: start token + characters/words + end token
+    assert f.pool_index.tolist() == [f.mask[0].sum().item() - 1, f.mask[1].sum().item() - 1]
+
+
+def test_missing_clip_folder_says_what_to_put_where(tmp_path):
+    with pytest.raises(text.TextEncoderMissing, match="clip-vit-large-patch14-336.*config.json"):
+        text.load_text_encoder("clip-vit-l14-336", tmp_path / "nowhere")
+    with pytest.raises(text.TextEncoderMissing, match="no folder given"):
+        text.load_text_encoder("clip-vit-l14-336")
+    with pytest.raises(ValueError, match="unknown text encoder"):
+        text.load_text_encoder("glove")
