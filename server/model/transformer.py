@@ -69,6 +69,27 @@ def modulate(x, shift, scale):
     return x * (1 + scale) + shift
 
 
+def attend(mha, q_in, kv_in, key_pad=None):
+    """nn.MultiheadAttention's maths on its own parameters, sequence-first, without its wrapper's
+    copies: q_in (Lq, B, d), kv_in (Lk, B, d), key_pad (B, Lk) True = ignore. Dropout as configured."""
+    Lq, B, d = q_in.shape
+    h = mha.num_heads
+    w, b = mha.in_proj_weight, mha.in_proj_bias
+    if q_in is kv_in:
+        q, k, v = F.linear(q_in, w, b).chunk(3, dim=-1)
+    else:
+        q = F.linear(q_in, w[:d], b[:d])
+        k, v = F.linear(kv_in, w[d:], b[d:]).chunk(2, dim=-1)
+
+    def heads(x):  # (L, B, d) -> (B, h, L, d/h)
+        return x.reshape(x.shape[0], B, h, d // h).permute(1, 2, 0, 3)
+
+    mask = None if key_pad is None else ~key_pad[:, None, None, :]
+    out = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=mask,
+                                         dropout_p=mha.dropout if mha.training else 0.0)
+    return mha.out_proj(out.permute(2, 0, 1, 3).reshape(Lq, B, d))
+
+
 def padding_mask(m_lens, steps, rows=5):
     """True at padded positions of one person's row-major (rows x steps) map -> (B, rows * steps)."""
     pad = torch.arange(steps, device=m_lens.device)[None] >= m_lens[:, None]
@@ -104,7 +125,7 @@ class SelfAttention(nn.Module):
         self.attention = nn.MultiheadAttention(d, heads, dropout=dropout)
 
     def forward(self, x, pad):
-        return self.attention(x, x, x, key_padding_mask=pad, need_weights=False)[0]
+        return attend(self.attention, x, x, pad)
 
 
 class SpatioTemporalAttention(nn.Module):
@@ -122,10 +143,10 @@ class SpatioTemporalAttention(nn.Module):
         N, B, d = u.shape
         R, T = self.rows, N // self.rows
         v = modulate(layer_norm(u), shift_s, scale_s).reshape(R, T * B, d)  # rows are the sequence
-        spatial = self.spatial_attention(v, v, v, need_weights=False)[0].reshape(N, B, d)
+        spatial = attend(self.spatial_attention, v, v).reshape(N, B, d)
         v = modulate(layer_norm(u), shift_t, scale_t).reshape(R, T, B, d).transpose(0, 1).reshape(T, R * B, d)
         temporal_pad = pad.reshape(B, R, T).transpose(0, 1).reshape(R * B, T)
-        temporal = self.temporal_attention(v, v, v, key_padding_mask=temporal_pad, need_weights=False)[0]
+        temporal = attend(self.temporal_attention, v, v, temporal_pad)
         temporal = temporal.reshape(T, R, B, d).transpose(0, 1).reshape(N, B, d)
         return (u + gate_s * self.drop(spatial)) + (u + gate_t * self.drop(temporal))
 
@@ -141,7 +162,7 @@ class InteractionAttention(nn.Module):
     def forward(self, x, other, pad, shift_q, scale_q, shift_kv, scale_kv, gate):
         q = modulate(layer_norm(x), shift_q, scale_q)
         kv = modulate(layer_norm(other), shift_kv, scale_kv)
-        out = self.interaction_attention(q, kv, kv, key_padding_mask=pad, need_weights=False)[0]
+        out = attend(self.interaction_attention, q, kv, pad)
         return x + gate * self.drop(out)
 
 
