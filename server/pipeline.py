@@ -99,31 +99,35 @@ class Pipeline:
         feats = self.decode(ids, m_lens)
         return [feats[b, :, : steps[b] * FRAMES_PER_TOKEN] for b in range(len(steps))]
 
-    def react(self, prompt, given, given_person, seed, options=sampling.SamplingOptions(steps=10), on_step=None):
-        """`given` (T, 262) features of one person (T >= 4); the other person is generated around it."""
+    def react(self, prompt, given, given_person, seeds, options=sampling.SamplingOptions(steps=10), on_step=None):
+        """`given` (T, 262) features of one person (T >= 4); the other person is generated around it, once
+        per seed -> (len(seeds), 2, T', 262)."""
         T = (len(given) // FRAMES_PER_TOKEN) * FRAMES_PER_TOKEN
         if T < FRAMES_PER_TOKEN:
             raise RequestError("the given motion is shorter than 4 frames", "frames")
-        given_ids = self.encode(np.asarray(given)[None, :T])
-        m_lens = torch.tensor([T // FRAMES_PER_TOKEN], device=self.device)
-        ids = sampling.react(self.model.transformer, self.condition([prompt]), m_lens, given_ids, given_person,
-                             options, self._generators([seed]), on_step)
-        return self.decode(ids, m_lens)[0]
+        given_ids = self.encode(np.asarray(given)[None, :T]).repeat(len(seeds), 1)
+        m_lens = torch.full((len(seeds),), T // FRAMES_PER_TOKEN, device=self.device)
+        cond = self.condition([prompt]).repeat(len(seeds), 1)
+        ids = sampling.react(self.model.transformer, cond, m_lens, given_ids, given_person, options,
+                             self._generators(seeds), on_step)
+        return self.decode(ids, m_lens)
 
-    def inpaint(self, prompt, motion, start_frame, end_frame, persons, seed, options=sampling.SamplingOptions(),
+    def inpaint(self, prompt, motion, start_frame, end_frame, persons, seeds, options=sampling.SamplingOptions(),
                 on_step=None):
-        """`motion` (2, T, 262) features; frames [start_frame, end_frame) of `persons` are regenerated."""
+        """`motion` (2, T, 262) features; frames [start_frame, end_frame) of `persons` are regenerated, once
+        per seed -> (len(seeds), 2, T', 262)."""
         motion = np.asarray(motion, np.float32)
         T = (motion.shape[1] // FRAMES_PER_TOKEN) * FRAMES_PER_TOKEN
         if not 0 <= start_frame < end_frame <= T:
             raise RequestError(f"frame window [{start_frame}, {end_frame}) is outside the clip's 0-{T} frames",
                                "frames", [0, T])
         ids = self.encode(motion[:, :T])  # (2, 5T/4)
-        ids = torch.cat([ids[0], ids[1]])[None]
+        ids = torch.cat([ids[0], ids[1]])[None].repeat(len(seeds), 1)
         steps = T // FRAMES_PER_TOKEN
-        m_lens = torch.tensor([steps], device=self.device)
+        m_lens = torch.full((len(seeds),), steps, device=self.device)
         window = sampling.window_mask(m_lens, steps, self.model.transformer.cfg.rows, start_frame, end_frame,
                                       persons)
-        ids = sampling.inpaint(self.model.transformer, self.condition([prompt]), m_lens, ids, window, options,
-                               self._generators([seed]), on_step)
-        return self.decode(ids, m_lens)[0]
+        cond = self.condition([prompt]).repeat(len(seeds), 1)
+        ids = sampling.inpaint(self.model.transformer, cond, m_lens, ids, window, options,
+                               self._generators(seeds), on_step)
+        return self.decode(ids, m_lens)

@@ -134,13 +134,13 @@ def test_pipeline_rejects_empty_prompt(pipeline):
 
 def test_pipeline_react_and_inpaint_keep_what_they_must(pipeline):
     (first,) = pipeline.generate(["two people wave"], [2.0], [3], sampling.SamplingOptions(steps=3))
-    reaction = pipeline.react("the other one waves back", first[0], 0, 4, sampling.SamplingOptions(steps=3))
+    (reaction,) = pipeline.react("the other one waves back", first[0], 0, [4], sampling.SamplingOptions(steps=3))
     assert reaction.shape == (2, 60, 262)
     # the given person is re-decoded from its own tokens, so it equals decode(encode(given))
     ids = pipeline.encode(first[0][None])
     again = pipeline.decode(torch.cat([ids, ids], 1), torch.tensor([15]))[0, 0]
     np.testing.assert_allclose(reaction[0], again, atol=1e-5)
-    redone = pipeline.inpaint("two people wave", first, 20, 40, (1,), 7, sampling.SamplingOptions(steps=3))
-    assert redone.shape == (2, 60, 262)
+    redone = pipeline.inpaint("two people wave", first, 20, 40, (1,), [7, 8], sampling.SamplingOptions(steps=3))
+    assert redone.shape == (2, 2, 60, 262)
     with pytest.raises(RequestError, match="outside the clip"):
-        pipeline.inpaint("two people wave", first, 40, 80, (1,), 7)
+        pipeline.inpaint("two people wave", first, 40, 80, (1,), [7])

@@ -32,6 +32,16 @@ class Canonical:
     origin: np.ndarray  # (3,) frame-0 pelvis XZ (Y = 0) that was subtracted
     floor: float  # lowest Y that was subtracted
 
+    def from_world(self, points):
+        """Points (..., 3) in the frame the person was given in -> this canonical frame."""
+        shifted = np.asarray(points, _F32) - self.origin - np.array([0.0, self.floor, 0.0], dtype=_F32)
+        return qrot(np.broadcast_to(self.facing, shifted.shape[:-1] + (4,)), shifted)
+
+    def to_world(self, points):
+        """Points (..., 3) in this canonical frame -> the frame the person was given in."""
+        back = qrot(np.broadcast_to(qinv(self.facing), np.shape(points)[:-1] + (4,)), np.asarray(points, _F32))
+        return back + self.origin + np.array([0.0, self.floor, 0.0], dtype=_F32)
+
 
 # The arithmetic below is float32 in the official operation order, so results match the official
 # pipeline to rounding (velocity stds are ~0.007 m, which magnifies any difference 100x when normalised).

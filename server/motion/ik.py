@@ -1,0 +1,103 @@
+"""Joint positions -> bone orientations on the SMPL-22 skeleton, vectorised over frames.
+
+Positions fix each bone's direction (swing) only; the twist about it comes from reference directions:
+the hip line for the pelvis, the shoulder line for the chest (blended up the spine), the knee and elbow
+hinge planes for the limbs when they bend, and otherwise the parent's twist carried down the chain.
+Rest directions come from a rest pose (ours is a T-pose facing +Z, left = +X, Y up)."""
+
+import numpy as np
+
+from . import skeleton as sk
+from .kinematics import rest_positions
+
+J = sk.JOINT_INDEX
+# Each non-leaf joint aims at one child; leaves (wrists, toes, head) keep their parent's orientation.
+AIM_CHILD = {
+    0: J["spine1"], 3: J["spine2"], 6: J["spine3"], 9: J["neck"], 12: J["head"],
+    1: J["left_knee"], 2: J["right_knee"], 4: J["left_ankle"], 5: J["right_ankle"],
+    7: J["left_foot"], 8: J["right_foot"],
+    13: J["left_shoulder"], 14: J["right_shoulder"], 16: J["left_elbow"], 17: J["right_elbow"],
+    18: J["left_wrist"], 19: J["right_wrist"],
+}
+# Hinge axes in the rest pose (the axis a bending limb rotates about), for thigh/shin and upper/forearm.
+HINGES = {
+    1: (4, (1.0, 0.0, 0.0)), 4: (4, (1.0, 0.0, 0.0)), 2: (5, (1.0, 0.0, 0.0)), 5: (5, (1.0, 0.0, 0.0)),
+    16: (18, (0.0, -1.0, 0.0)), 18: (18, (0.0, -1.0, 0.0)), 17: (19, (0.0, 1.0, 0.0)), 19: (19, (0.0, 1.0, 0.0)),
+}
+# Spine twist: fraction of the shoulder line (vs the hip line) in each spine joint's reference.
+SPINE_SHOULDER_SHARE = {0: 0.0, 3: 1 / 3, 6: 2 / 3, 9: 1.0}
+X_AXIS = np.array([1.0, 0.0, 0.0])
+
+
+def _normalise(v, eps=1e-9):
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), eps)
+
+
+def frames_from(primary, secondary):
+    """Orthonormal frames (..., 3, 3): column 0 along primary, column 1 the part of secondary
+    perpendicular to it, column 2 their cross product."""
+    x = _normalise(primary)
+    y = _normalise(secondary - (secondary * x).sum(-1, keepdims=True) * x)
+    return np.stack([x, y, np.cross(x, y)], axis=-1)
+
+
+def _smoothstep(x, lo, hi):
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def world_rotations(positions, rest=None):
+    """Positions (T, 22, 3) -> world rotations (T, 22, 3, 3) that carry the rest pose's bone directions
+    onto the posed ones (exactly for each joint's aimed child)."""
+    rest = rest_positions() if rest is None else np.asarray(rest, dtype=np.float64)
+    p = np.asarray(positions, dtype=np.float64)
+    T = p.shape[0]
+    G = np.zeros((T, sk.N_JOINTS, 3, 3))
+    hips = p[:, J["left_hip"]] - p[:, J["right_hip"]]
+    shoulders = p[:, J["left_shoulder"]] - p[:, J["right_shoulder"]]
+    for j, parent in enumerate(sk.PARENTS):
+        if j not in AIM_CHILD:
+            G[:, j] = G[:, parent]
+            continue
+        c = AIM_CHILD[j]
+        aim, aim_rest = p[:, c] - p[:, j], rest[c] - rest[j]
+        if j in SPINE_SHOULDER_SHARE:
+            share = SPINE_SHOULDER_SHARE[j]
+            ref = (1 - share) * _normalise(hips) + share * _normalise(shoulders)
+            ref_rest = X_AXIS
+        else:
+            # the parent's twist carried down: the rest reference expressed through the parent's rotation
+            ref_rest = HINGES[j][1] if j in HINGES else _perpendicular(aim_rest)
+            carried = G[:, parent] @ np.asarray(ref_rest)
+            ref = carried
+            if j in HINGES:
+                mid = HINGES[j][0]  # the hinge joint (knee or elbow) of this limb
+                upper = p[:, mid] - p[:, sk.PARENTS[mid]]
+                lower = p[:, AIM_CHILD[mid]] - p[:, mid]
+                normal = np.cross(_normalise(upper), _normalise(lower))
+                bend = np.linalg.norm(normal, axis=-1, keepdims=True)  # sin of the bend angle
+                normal = normal * np.where((normal * carried).sum(-1, keepdims=True) < 0, -1.0, 1.0)
+                w = _smoothstep(bend, 0.05, 0.25)
+                ref = w * _normalise(normal) + (1 - w) * carried
+        F = frames_from(aim, ref)
+        F_rest = frames_from(aim_rest, np.asarray(ref_rest))
+        G[:, j] = F @ F_rest.T
+    return G
+
+
+def _perpendicular(v):
+    """A fixed unit vector perpendicular to v (for joints with no natural twist reference)."""
+    v = _normalise(v)
+    helper = np.array([0.0, 0.0, 1.0]) if abs(v[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    return _normalise(helper - (helper @ v) * v)
+
+
+def local_rotations(positions, rest=None):
+    """Positions (T, 22, 3) -> SMPL-convention local rotations (T, 22, 3, 3): joint j's rotation relative
+    to its parent, the one that turns the bones to j's children (index 0 is the root's world rotation)."""
+    G = world_rotations(positions, rest)
+    local = G.copy()
+    for j, parent in enumerate(sk.PARENTS):
+        if parent >= 0:
+            local[:, j] = np.swapaxes(G[:, parent], -1, -2) @ G[:, j]
+    return local
