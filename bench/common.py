@@ -26,3 +26,16 @@ def report(name, times):
     print(f"{name:<44} median {statistics.median(times):8.3f} s   "
           f"min {min(times):.3f}  max {max(times):.3f}  (n={len(times)})")
     return statistics.median(times)
+
+
+def load_extension_package():
+    """Import the repository root as the package `intermask` (as Blender loads the extension), so the
+    extension's modules and their relative imports resolve."""
+    import importlib.util
+    if "intermask" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("intermask", ROOT / "__init__.py",
+                                                      submodule_search_locations=[str(ROOT)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["intermask"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["intermask"]
