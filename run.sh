@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3.11}
 
-# ensure_env DIR REQUIREMENTS: create the venv if missing and (re)install when the requirements changed.
+# ensure_env DIR REQUIREMENTS [PIP ARGS]: create the venv if missing, (re)install when the file changed.
 ensure_env() {
-  local dir=$1 req=$2 stamp="$1/.requirements.sha256"
+  local dir=$1 req=$2 stamp="$1/.$(basename "$2").sha256"
+  shift 2
   local want; want=$(sha256sum "$req" | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$dir/bin/python" ]; then
     return 0
@@ -20,8 +21,20 @@ ensure_env() {
   fi
   echo "setting up $dir from $req ..." >&2
   [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@" -r "$req"
   echo "$want" > "$stamp"
+}
+
+# Real mocap for the retargeting tests: CMU clips from Debian's assimp-testmodels (needs root for apt).
+ensure_mocap() {
+  [ -f /usr/share/assimp/models/BVH/01_01.bvh ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian's assimp-testmodels (CMU mocap clips for the tests) ..." >&2
+    (apt-get update -qq && apt-get install -y -qq assimp-testmodels) >/dev/null 2>&1 \
+      || echo "warning: could not install assimp-testmodels; the mocap tests will be skipped" >&2
+  else
+    echo "note: 'apt-get install assimp-testmodels' (as root) enables the CMU mocap tests" >&2
+  fi
 }
 
 cmd=${1:-help}
@@ -33,7 +46,10 @@ case "$cmd" in
     ;;
   test)
     ensure_env .venv requirements.txt
+    ensure_env .venv requirements-testdata.txt --no-deps
     ensure_env .venv-bpy42 requirements-bpy42.txt
+    ensure_env .venv-bpy42 requirements-testdata.txt --no-deps
+    ensure_mocap
     export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     echo "== Blender 5.0 (bpy 5.0.1), full suite" >&2
     .venv/bin/python -m pytest "$@"

@@ -61,6 +61,9 @@ def world_rotations(positions, rest=None):
             continue
         c = AIM_CHILD[j]
         aim, aim_rest = p[:, c] - p[:, j], rest[c] - rest[j]
+        if np.linalg.norm(aim_rest) < 1e-6:  # a zero-length bone (some rigs have them): nothing to aim
+            G[:, j] = G[:, parent] if parent >= 0 else np.eye(3)
+            continue
         if j in SPINE_SHOULDER_SHARE:
             share = SPINE_SHOULDER_SHARE[j]
             ref = (1 - share) * _normalise(hips) + share * _normalise(shoulders)

@@ -1,0 +1,275 @@
+"""Joint tracks -> poses of real rigs (pure numpy; the bpy glue reads rigs and writes keys elsewhere).
+
+For a pair of characters, all in Blender world space (metres, Z up):
+1. scale: each body by its rig's leg length over the source's; the pair's layout (where the two stand)
+   by the mean of both scales, so the two keep one shared world frame;
+2. contacts: hands that touched the partner in the source are aimed at the same world point;
+3. feet: frames where the source foot is planted hold one position (no sliding), never below the floor;
+4. the rig's own bone lengths: spine and head follow directions, arms and legs reach their targets with
+   two-bone IK bent towards the source's elbows and knees;
+5. orientations from those positions (`server.motion.ik`, rest = the rig's own rest pose, so A- or T-pose
+   and bone roll need no special case), then local pose matrices through the rig's whole hierarchy."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..server.motion import axes, ik, skeleton as sk
+from ..server.motion.rotations import make_continuous, matrix_to_quaternion
+
+J = sk.JOINT_INDEX
+LIMBS = (  # (root, middle, end, tip) joints of the four two-bone chains
+    (J["left_hip"], J["left_knee"], J["left_ankle"], J["left_foot"]),
+    (J["right_hip"], J["right_knee"], J["right_ankle"], J["right_foot"]),
+    (J["left_shoulder"], J["left_elbow"], J["left_wrist"], None),
+    (J["right_shoulder"], J["right_elbow"], J["right_wrist"], None),
+)
+WRISTS = (J["left_wrist"], J["right_wrist"])
+HAND_CONTACT_DISTANCE = 0.10  # metres between a wrist and a partner's joint in the source
+CONTACT_BLEND_FRAMES = 6
+
+
+@dataclass
+class RigSpec:
+    """What the solver needs of an armature (read by `rig.read_rig`, or built by hand in tests)."""
+    bone_names: list
+    parents: np.ndarray  # (N,) parent bone index, -1 for roots
+    rest: np.ndarray  # (N, 4, 4) bone rest matrices in armature space (Blender's bone.matrix_local)
+    object_matrix: np.ndarray  # (4, 4) the armature object's world matrix
+    joint_bones: np.ndarray  # (22,) index of the bone whose head is SMPL joint j, or -1
+    rotation_modes: list = field(default_factory=list)  # per bone: 'QUATERNION', 'XYZ', ... (for baking)
+
+    def rest_world(self):
+        """(N, 4, 4) rest matrices in world space."""
+        return self.object_matrix @ self.rest
+
+    def rest_joints(self):
+        """(22, 3) world positions of the mapped joints at rest; unmapped optional joints interpolated."""
+        heads = self.rest_world()[:, :3, 3]
+        out = np.full((sk.N_JOINTS, 3), np.nan)
+        mapped = self.joint_bones >= 0
+        out[mapped] = heads[self.joint_bones[mapped]]
+        return fill_missing_joints(out)
+
+
+def fill_missing_joints(joints):
+    """Interpolate optional joints a rig may lack (spine2, the collars, the toes)."""
+    out = np.array(joints, dtype=np.float64)
+    gaps = {J["spine2"]: (J["spine1"], J["spine3"], 0.5), J["spine1"]: (J["pelvis"], J["spine3"], 1 / 3),
+            J["left_collar"]: (J["spine3"], J["left_shoulder"], 0.5),
+            J["right_collar"]: (J["spine3"], J["right_shoulder"], 0.5), J["neck"]: (J["spine3"], J["head"], 0.5)}
+    for j, (a, b, t) in gaps.items():
+        if np.isnan(out[j]).any():
+            out[j] = (1 - t) * out[a] + t * out[b]
+    for toe, ankle in ((J["left_foot"], J["left_ankle"]), (J["right_foot"], J["right_ankle"])):
+        if np.isnan(out[toe]).any():  # a foot pointing forward (-Y in Blender), down at the floor
+            out[toe] = out[ankle] + np.array([0.0, -0.12, -out[ankle][2] * 0.6])
+    missing = [sk.JOINT_NAMES[j] for j in range(sk.N_JOINTS) if np.isnan(out[j]).any()]
+    if missing:
+        raise ValueError(f"the rig has no bones for {', '.join(missing)}")
+    return out
+
+
+def leg_length(joints):
+    """Hip-knee-ankle length averaged over both legs (and frames when joints has a time axis)."""
+    j = np.asarray(joints)
+    total = 0.0
+    for hip, knee, ankle, _ in LIMBS[:2]:
+        total = total + np.linalg.norm(j[..., knee, :] - j[..., hip, :], axis=-1) \
+            + np.linalg.norm(j[..., ankle, :] - j[..., knee, :], axis=-1)
+    return float(np.median(total / 2))
+
+
+def _normalise(v):
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def two_bone_ik(root, target, pole, a, b):
+    """Middle-joint and end positions of a chain root -(a)- mid -(b)- end reaching for `target`, bending
+    towards `pole`; a target out of reach gets a straight chain pointing at it. (T, 3) arrays."""
+    d = target - root
+    dist = np.linalg.norm(d, axis=-1, keepdims=True)
+    reach = np.clip(dist, abs(a - b) + 1e-6, a + b - 1e-6)
+    axis = _normalise(d)
+    side = pole - root
+    side = _normalise(side - (side * axis).sum(-1, keepdims=True) * axis)
+    along = (a * a - b * b + reach * reach) / (2 * reach)
+    height = np.sqrt(np.maximum(a * a - along * along, 0.0))
+    mid = root + axis * along + side * height
+    return mid, root + axis * reach
+
+
+def _runs(flags):
+    """(start, end) of each run of True in a 1-D bool array, end exclusive."""
+    padded = np.concatenate([[False], flags, [False]]).astype(int)
+    change = np.flatnonzero(np.diff(padded))
+    return list(zip(change[::2], change[1::2]))
+
+
+def _blend_weights(flags, ramp=CONTACT_BLEND_FRAMES):
+    """1 on contact frames, easing to 0 over `ramp` frames either side."""
+    w = flags.astype(np.float64)
+    for start, end in _runs(flags):
+        for k in range(1, ramp + 1):
+            ease = 1 - k / (ramp + 1)
+            ease = ease * ease * (3 - 2 * ease)
+            for f in (start - k, end - 1 + k):
+                if 0 <= f < len(w):
+                    w[f] = max(w[f], ease)
+    return w
+
+
+@dataclass
+class Solved:
+    positions: np.ndarray  # (T, 22, 3) world positions the rig's joints will have
+    rotations: np.ndarray  # (T, 22, 3, 3) world rotations taking the rig's rest bones to the pose
+
+
+def scaled_targets(sources, rigs_rest):
+    """Source tracks (Blender world space) of both persons -> each rig's joint targets: bodies scaled by
+    their own leg-length ratio, the pair's ground layout by the mean ratio."""
+    scales = [leg_length(rest) / leg_length(src) for src, rest in zip(sources, rigs_rest)]
+    layout = float(np.mean(scales))
+    targets = []
+    for src, s in zip(sources, scales):
+        root = src[:, J["pelvis"]]
+        anchor = np.concatenate([root[:, :2] * layout, root[:, 2:] * s], axis=-1)
+        targets.append(anchor[:, None] + (src - root[:, None]) * s)
+    return targets, scales, layout
+
+
+def hand_contacts(sources):
+    """For each person, for each wrist: (T,) index of the partner joint it touches (-1: none)."""
+    out = []
+    for me, other in ((0, 1), (1, 0)):
+        mine = []
+        for w in WRISTS:
+            d = np.linalg.norm(sources[me][:, w, None] - sources[other], axis=-1)  # (T, 22)
+            nearest = d.argmin(-1)
+            mine.append(np.where(d.min(-1) < HAND_CONTACT_DISTANCE, nearest, -1))
+        out.append(mine)
+    return out
+
+
+def apply_hand_contacts(targets, sources, layout):
+    """Aim touching hands at the partner's (scaled) body; two touching hands meet half way."""
+    contacts = hand_contacts(sources)
+    adjusted = [t.copy() for t in targets]
+    for me, other in ((0, 1), (1, 0)):
+        for w, touched in zip(WRISTS, contacts[me]):
+            on = touched >= 0
+            if not on.any():
+                continue
+            frames = np.flatnonzero(on)
+            joint = touched[frames]
+            offset = (sources[me][frames, w] - sources[other][frames, joint]) * layout
+            goal = np.array(targets[me][:, w])
+            partner = targets[other][frames, joint]
+            both_hands = np.isin(joint, WRISTS)
+            # hand to hand: meet at the midpoint of the two scaled hands; hand to body: touch the body
+            goal[frames] = np.where(both_hands[:, None], 0.5 * (targets[me][frames, w] + partner), partner + offset)
+            weight = _blend_weights(on)[:, None]
+            adjusted[me][:, w] = (1 - weight) * targets[me][:, w] + weight * goal
+    return adjusted
+
+
+def plant_feet(target, contacts, rest, floor=0.0):
+    """Hold planted feet still (the mean over each contact run) and keep feet above the floor.
+    contacts (T, 4) in skeleton.CONTACT_JOINTS order; rest: the rig's rest joints (for foot heights)."""
+    out = target.copy()
+    for channel, joint in enumerate(sk.CONTACT_JOINTS):
+        rest_height = floor + rest[joint, 2] - rest[:, 2].min()
+        for start, end in _runs(contacts[:, channel] > 0.5):
+            held = out[start:end, joint].mean(0)
+            held[2] = max(held[2], rest_height)
+            out[start:end, joint] = held
+        out[:, joint, 2] = np.maximum(out[:, joint, 2], rest_height)
+    return out
+
+
+def fit_to_rig(target, rest):
+    """Joint positions with the rig's bone lengths: spine, neck and head follow the target directions,
+    limbs reach their end targets by two-bone IK. All (T, 22, 3), Blender world space."""
+    lengths = {j: np.linalg.norm(rest[j] - rest[p]) for j, p in enumerate(sk.PARENTS) if p >= 0}
+    out = np.zeros_like(target)
+    out[:, 0] = target[:, 0]
+    limb_parts = {j for limb in LIMBS for j in limb[1:] if j is not None}
+    # the pelvis and chest orient their non-aimed children (hips, collars): rotations from the target
+    world = to_blender_rotations(ik.world_rotations(axes.blender_to_model(target), axes.blender_to_model(rest)))
+    for j, parent in enumerate(sk.PARENTS):
+        if parent < 0 or j in limb_parts:
+            continue
+        if ik.AIM_CHILD.get(parent) == j:
+            out[:, j] = out[:, parent] + lengths[j] * _normalise(target[:, j] - target[:, parent])
+        else:
+            out[:, j] = out[:, parent] + world[:, parent] @ (rest[j] - rest[parent])
+    for root, mid, end, tip in LIMBS:
+        out[:, mid], out[:, end] = two_bone_ik(out[:, root], target[:, end], target[:, mid], lengths[mid],
+                                               lengths[end])
+        if tip is not None:
+            out[:, tip] = out[:, end] + lengths[tip] * _normalise(target[:, tip] - target[:, end])
+    return out
+
+
+def to_blender_rotations(model_rotations):
+    return axes.MODEL_TO_BLENDER @ model_rotations @ axes.BLENDER_TO_MODEL
+
+
+def solve(sources, contacts, rigs, placement=None):
+    """Retarget one or two people. sources: (T, 22, 3) tracks in model space; contacts: (T, 4) each;
+    rigs: a RigSpec each. `placement` (4, 4), a rotation about Z plus a translation, puts the source's
+    origin somewhere in the world (default: the world origin). Returns one Solved per rig."""
+    placement = np.eye(4) if placement is None else np.asarray(placement, dtype=np.float64)
+    world_sources = [axes.model_to_blender(np.asarray(s, dtype=np.float64)) for s in sources]
+    rests = [rig.rest_joints() for rig in rigs]
+    targets, _, layout = scaled_targets(world_sources, rests)
+    if len(targets) == 2:
+        targets = apply_hand_contacts(targets, world_sources, layout)
+    solved = []
+    for target, contact, rest in zip(targets, contacts, rests):
+        target = target @ placement[:3, :3].T + placement[:3, 3]
+        fitted = fit_to_rig(plant_feet(target, np.asarray(contact), rest, floor=placement[2, 3]), rest)
+        model_rotations = ik.world_rotations(axes.blender_to_model(fitted), axes.blender_to_model(rest))
+        solved.append(Solved(fitted, to_blender_rotations(model_rotations)))
+    return solved
+
+
+def pose_matrices(rig: RigSpec, solved: Solved):
+    """Local pose matrices (Blender's pose_bone.matrix_basis) of every bone, (T, N, 4, 4): mapped bones
+    take the solved rotation (and the root joint its position); unmapped bones keep their rest pose."""
+    T = solved.positions.shape[0]
+    N = len(rig.bone_names)
+    obj = rig.object_matrix
+    obj_inv = np.linalg.inv(obj)
+    # the object's rotation (without scale), to bring world rotations into armature space
+    R_obj = obj[:3, :3] / np.linalg.norm(obj[:3, :3], axis=0, keepdims=True)
+    bone_joint = {int(b): j for j, b in enumerate(rig.joint_bones) if b >= 0}
+    root_joint_bone = int(rig.joint_bones[J["pelvis"]])
+    posed = np.zeros((T, N, 4, 4))
+    basis = np.zeros((T, N, 4, 4))
+    rest_inv = np.linalg.inv(rig.rest)
+    for b in range(N):  # parents come before children in Blender's bone order
+        parent = rig.parents[b]
+        chain = rig.rest[b] if parent < 0 else posed[:, parent] @ rest_inv[parent] @ rig.rest[b]
+        if b in bone_joint:
+            j = bone_joint[b]
+            M = np.array(np.broadcast_to(chain, (T, 4, 4)))
+            M[:, :3, :3] = (R_obj.T @ solved.rotations[:, j] @ R_obj) @ rig.rest[b, :3, :3]
+            if b == root_joint_bone:
+                head = np.concatenate([solved.positions[:, j], np.ones((T, 1))], axis=-1)
+                M[:, :3, 3] = (obj_inv @ head[..., None])[:, :3, 0]
+            posed[:, b] = M
+        else:
+            posed[:, b] = chain
+        parent_chain = rig.rest[b] if parent < 0 else posed[:, parent] @ rest_inv[parent] @ rig.rest[b]
+        basis[:, b] = np.linalg.inv(parent_chain) @ posed[:, b]
+    return basis
+
+
+def basis_channels(basis):
+    """(T, N, 4, 4) local matrices -> quaternions (T, N, 4) with sign continuity over time, and
+    locations (T, N, 3)."""
+    R = basis[..., :3, :3]
+    scale = np.linalg.norm(R, axis=-2, keepdims=True)
+    q = matrix_to_quaternion(R / scale)
+    return make_continuous(q, axis=0), basis[..., :3, 3]
