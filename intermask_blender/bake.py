@@ -35,7 +35,7 @@ def bake(obj, rig, solved, name, start_frame=1):
     actions.stash(obj)
     actions.assign(obj, action)
     container = actions.fcurves_of(action, obj)
-    root_bones = set(keyed_bones_above(rig, int(rig.joint_bones[0])))
+    root_bones = set(keyed_bones_above(rig, rig.root_driver()))
     from mathutils import Quaternion
     for b in keyed_bones(rig):
         bone = rig.bone_names[b]

@@ -25,6 +25,8 @@ LIMBS = (  # (root, middle, end, tip) joints of the four two-bone chains
     (J["right_shoulder"], J["right_elbow"], J["right_wrist"], None),
 )
 WRISTS = (J["left_wrist"], J["right_wrist"])
+TORSO = [J[n] for n in ("pelvis", "left_hip", "right_hip", "spine1", "spine2", "spine3", "left_collar",
+                        "right_collar", "left_shoulder", "right_shoulder", "neck")]
 HAND_CONTACT_DISTANCE = 0.10  # metres between a wrist and a partner's joint in the source
 CONTACT_BLEND_FRAMES = 6
 
@@ -39,17 +41,42 @@ class RigSpec:
     joint_bones: np.ndarray  # (22,) index of the bone whose head is SMPL joint j, or -1
     rotation_modes: list = field(default_factory=list)  # per bone: 'QUATERNION', 'XYZ', ... (for baking)
 
+    def root_driver(self):
+        """The bone that carries the pelvis joint's motion: the lowest common ancestor of every mapped
+        bone (the pelvis bone itself on most rigs; MakeHuman's `root`, which also holds the legs)."""
+        def ancestors(b):
+            out = []
+            while b >= 0:
+                out.append(b)
+                b = self.parents[b]
+            return out
+        common = None
+        for b in self.joint_bones[self.joint_bones >= 0]:
+            chain = ancestors(int(b))
+            common = chain if common is None else [a for a in common if a in set(chain)]
+        pelvis = int(self.joint_bones[J["pelvis"]])
+        return common[0] if common and common[0] in ancestors(pelvis) else pelvis
+
     def rest_world(self):
         """(N, 4, 4) rest matrices in world space."""
         return self.object_matrix @ self.rest
 
     def rest_joints(self):
-        """(22, 3) world positions of the mapped joints at rest; unmapped optional joints interpolated."""
+        """(22, 3) world positions of the joints at rest; unmapped optional joints interpolated."""
         heads = self.rest_world()[:, :3, 3]
         out = np.full((sk.N_JOINTS, 3), np.nan)
         mapped = self.joint_bones >= 0
         out[mapped] = heads[self.joint_bones[mapped]]
+        out[list(coincident_joints(out))] = np.nan
         return fill_missing_joints(out)
+
+
+def coincident_joints(joints, tolerance=0.01):
+    """Optional joints whose bone starts where their parent's does (CMU's collars start at the chest):
+    such a joint says nothing of its own, so it is interpolated instead."""
+    optional = {sk.JOINT_INDEX[name] for name in ("spine1", "spine2", "neck", "left_collar", "right_collar")}
+    return {j for j in optional if not np.isnan(joints[j]).any()
+            and np.linalg.norm(joints[j] - joints[sk.PARENTS[j]]) < tolerance}
 
 
 def fill_missing_joints(joints):
@@ -167,19 +194,33 @@ def apply_hand_contacts(targets, sources, layout):
             partner = targets[other][frames, joint]
             both_hands = np.isin(joint, WRISTS)
             # hand to hand: meet at the midpoint of the two scaled hands; hand to body: touch the body
-            goal[frames] = np.where(both_hands[:, None], 0.5 * (targets[me][frames, w] + partner), partner + offset)
+            goal[frames] = np.where(both_hands[:, None], 0.5 * (targets[me][frames, w] + partner),
+                                    partner + offset)
             weight = _blend_weights(on)[:, None]
             adjusted[me][:, w] = (1 - weight) * targets[me][:, w] + weight * goal
     return adjusted
 
 
+PLANTED_SPEED = 0.012  # metres per frame: slower than this, a foot in contact is held still
+
+
+def planted(target, contacts):
+    """(T, 4) bool: contact channels whose foot really is still (the contact rule of the features lets a
+    foot travel up to 3 cm per frame)."""
+    feet = target[:, list(sk.CONTACT_JOINTS)]
+    speed = np.linalg.norm(np.diff(feet, axis=0), axis=-1)
+    speed = np.concatenate([speed, speed[-1:]])
+    return (np.asarray(contacts) > 0.5) & (speed < PLANTED_SPEED)
+
+
 def plant_feet(target, contacts, rest, floor=0.0):
-    """Hold planted feet still (the mean over each contact run) and keep feet above the floor.
+    """Hold planted feet still (the mean over each planted run) and keep feet above the floor.
     contacts (T, 4) in skeleton.CONTACT_JOINTS order; rest: the rig's rest joints (for foot heights)."""
     out = target.copy()
+    still = planted(target, contacts)
     for channel, joint in enumerate(sk.CONTACT_JOINTS):
         rest_height = floor + rest[joint, 2] - rest[:, 2].min()
-        for start, end in _runs(contacts[:, channel] > 0.5):
+        for start, end in _runs(still[:, channel]):
             held = out[start:end, joint].mean(0)
             held[2] = max(held[2], rest_height)
             out[start:end, joint] = held
@@ -187,28 +228,63 @@ def plant_feet(target, contacts, rest, floor=0.0):
     return out
 
 
-def fit_to_rig(target, rest):
-    """Joint positions with the rig's bone lengths: spine, neck and head follow the target directions,
-    limbs reach their end targets by two-bone IK. All (T, 22, 3), Blender world space."""
+def fit_to_rig(target, rest, planted=None):
+    """Joint positions with the rig's bone lengths: the pelvis placed so the hips match, spine, neck and
+    head following the target directions, limbs reaching their end targets by two-bone IK (the body
+    lowered where a planted foot would be out of reach). All (T, 22, 3), Blender world space."""
     lengths = {j: np.linalg.norm(rest[j] - rest[p]) for j, p in enumerate(sk.PARENTS) if p >= 0}
     out = np.zeros_like(target)
-    out[:, 0] = target[:, 0]
     limb_parts = {j for limb in LIMBS for j in limb[1:] if j is not None}
     # the pelvis and chest orient their non-aimed children (hips, collars): rotations from the target
     world = to_blender_rotations(ik.world_rotations(axes.blender_to_model(target), axes.blender_to_model(rest)))
-    for j, parent in enumerate(sk.PARENTS):
-        if parent < 0 or j in limb_parts:
-            continue
-        if ik.AIM_CHILD.get(parent) == j:
-            out[:, j] = out[:, parent] + lengths[j] * _normalise(target[:, j] - target[:, parent])
-        else:
-            out[:, j] = out[:, parent] + world[:, parent] @ (rest[j] - rest[parent])
+    def place_torso(greedy):
+        for j, parent in enumerate(sk.PARENTS):
+            if parent < 0 or j in limb_parts:
+                continue
+            if ik.AIM_CHILD.get(parent) == j:
+                # aim at the target itself from where the parent landed, so errors do not pile up
+                start = out[:, parent] if greedy else target[:, parent]
+                out[:, j] = out[:, parent] + lengths[j] * _normalise(target[:, j] - start)
+            else:
+                out[:, j] = out[:, parent] + world[:, parent] @ (rest[j] - rest[parent])
+
+    # rigs disagree on where the pelvis joint sits, so one joint alone is a poor anchor: place the body
+    # where its torso best fits the target's, then aim the chain from there
+    placed = [j for j in range(sk.N_JOINTS) if j not in limb_parts]
+    place_torso(greedy=False)
+    out[:, 0] = target[:, 0] + (target[:, TORSO] - (out[:, TORSO] - out[:, :1] + target[:, :1])).mean(1)
+    place_torso(greedy=True)
+    if planted is not None:
+        drop = np.zeros(len(target))
+        for (hip, knee, ankle, _), side in zip(LIMBS[:2], (slice(0, 2), slice(2, 4))):
+            reach = 0.995 * (lengths[knee] + lengths[ankle])
+            d = out[:, hip] - target[:, ankle]
+            flat = np.minimum((d[:, :2] ** 2).sum(-1), reach ** 2)
+            need = d[:, 2] - np.sqrt(reach ** 2 - flat)
+            drop = np.maximum(drop, np.where(planted[:, side].any(-1), need, 0.0))
+        drop = _smooth_max(np.maximum(drop, 0.0))
+        out[:, [j for j in range(sk.N_JOINTS) if j not in limb_parts]] -= \
+            np.array([0.0, 0.0, 1.0]) * drop[:, None, None]
+    target = target.copy()
+    if planted is not None:  # a planted toe with a lifting heel: the foot pivots about the toe
+        for (_, _, ankle, toe), toe_channel in zip(LIMBS[:2], (1, 3)):
+            on = planted[:, toe_channel][:, None]
+            pivoted = target[:, toe] + lengths[toe] * _normalise(target[:, ankle] - target[:, toe])
+            target[:, ankle] = np.where(on, pivoted, target[:, ankle])
     for root, mid, end, tip in LIMBS:
         out[:, mid], out[:, end] = two_bone_ik(out[:, root], target[:, end], target[:, mid], lengths[mid],
                                                lengths[end])
         if tip is not None:
             out[:, tip] = out[:, end] + lengths[tip] * _normalise(target[:, tip] - target[:, end])
     return out
+
+
+def _smooth_max(x, radius=4):
+    """A smooth upper envelope: running maximum, then a moving average (no pops when the body dips)."""
+    padded = np.pad(x, radius, mode="edge")
+    peak = np.max(np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1), axis=-1)
+    padded = np.pad(peak, radius, mode="edge")
+    return np.convolve(padded, np.ones(2 * radius + 1) / (2 * radius + 1), mode="valid")
 
 
 def to_blender_rotations(model_rotations):
@@ -228,7 +304,8 @@ def solve(sources, contacts, rigs, placement=None):
     solved = []
     for target, contact, rest in zip(targets, contacts, rests):
         target = target @ placement[:3, :3].T + placement[:3, 3]
-        fitted = fit_to_rig(plant_feet(target, np.asarray(contact), rest, floor=placement[2, 3]), rest)
+        held = plant_feet(target, np.asarray(contact), rest, floor=placement[2, 3])
+        fitted = fit_to_rig(held, rest, planted(target, contact))
         model_rotations = ik.world_rotations(axes.blender_to_model(fitted), axes.blender_to_model(rest))
         solved.append(Solved(fitted, to_blender_rotations(model_rotations)))
     return solved
@@ -244,7 +321,10 @@ def pose_matrices(rig: RigSpec, solved: Solved):
     # the object's rotation (without scale), to bring world rotations into armature space
     R_obj = obj[:3, :3] / np.linalg.norm(obj[:3, :3], axis=0, keepdims=True)
     bone_joint = {int(b): j for j, b in enumerate(rig.joint_bones) if b >= 0}
-    root_joint_bone = int(rig.joint_bones[J["pelvis"]])
+    driver = rig.root_driver()
+    bone_joint.setdefault(driver, J["pelvis"])  # an unmapped common ancestor moves with the pelvis
+    pelvis_bone = int(rig.joint_bones[J["pelvis"]])
+    pelvis_offset = rig.rest[pelvis_bone, :3, 3] - rig.rest[driver, :3, 3]  # armature space
     posed = np.zeros((T, N, 4, 4))
     basis = np.zeros((T, N, 4, 4))
     rest_inv = np.linalg.inv(rig.rest)
@@ -255,9 +335,11 @@ def pose_matrices(rig: RigSpec, solved: Solved):
             j = bone_joint[b]
             M = np.array(np.broadcast_to(chain, (T, 4, 4)))
             M[:, :3, :3] = (R_obj.T @ solved.rotations[:, j] @ R_obj) @ rig.rest[b, :3, :3]
-            if b == root_joint_bone:
+            if b == driver:
                 head = np.concatenate([solved.positions[:, j], np.ones((T, 1))], axis=-1)
-                M[:, :3, 3] = (obj_inv @ head[..., None])[:, :3, 0]
+                pelvis_head = (obj_inv @ head[..., None])[:, :3, 0]
+                # the driver's head sits where the pelvis bone's head lands minus their rigid offset
+                M[:, :3, 3] = pelvis_head - (R_obj.T @ solved.rotations[:, j] @ R_obj) @ pelvis_offset
             posed[:, b] = M
         else:
             posed[:, b] = chain

@@ -90,10 +90,9 @@ def rigify_metarig(name="metarig"):
 
 def cmu_clip(name="01_01.bvh", start=200, frames=150):
     """A CMU mocap clip imported with Blender's BVH importer and sampled at 30 fps -> (armature,
-    model-space joint tracks (T, 22, 3) with the floor at 0, foot contacts (T, 4))."""
+    model-space joint tracks (T, 22, 3) of the CMU skeleton with the floor at 0, foot contacts (T, 4))."""
     import bpy
     from intermask.intermask_blender import rig as R, sample
-    from intermask.server.motion import features as F
     path = CMU_BVH / name
     if not path.exists():
         pytest.skip(f"{path} not found: Debian's assimp-testmodels provides it (run ./run.sh test as root)")
@@ -105,5 +104,25 @@ def cmu_clip(name="01_01.bvh", start=200, frames=150):
     every = [sample.joint_tracks(obj, mapping, f, f)[0] for f in range(start, start + 4 * frames, 4)]
     tracks = np.stack(every)
     tracks[..., 1] -= tracks[..., 1].min()
+    return obj, tracks, contacts_of(tracks)
+
+
+def contacts_of(tracks):
+    from intermask.server.motion import features as F
     contacts = F.foot_contacts(tracks)
-    return obj, tracks, np.concatenate([contacts, contacts[-1:]]).astype(np.float32)
+    return np.concatenate([contacts, contacts[-1:]]).astype(np.float32)
+
+
+def cmu_as_smpl_tracks(name="01_01.bvh", start=200, frames=150):
+    """Real mocap in the model's representation: the CMU clip retargeted onto the SMPL-proportioned
+    built-in rig and sampled back (CMU's own skeleton has a much shorter spine and collars at the chest,
+    so its raw joints are not SMPL joints). Returns (tracks (T, 22, 3), contacts (T, 4))."""
+    from intermask.intermask_blender import builtin_rig, bake, retarget, rig as R, sample
+    _, raw, contacts = cmu_clip(name, start, frames)
+    smpl = builtin_rig.create("cmu-as-smpl")
+    spec = R.read_rig(smpl)
+    solved, = retarget.solve([raw], [contacts], [spec])
+    bake.bake(smpl, spec, solved, "cmu")
+    tracks = sample.joint_tracks(smpl, R.bone_map(smpl), 1, frames)
+    tracks[..., 1] -= tracks[..., 1].min()
+    return tracks, contacts_of(tracks)
