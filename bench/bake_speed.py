@@ -1,0 +1,70 @@
+"""Solve + bake of two rigs x 300 frames, our bulk path against per-key `keyframe_insert`, in one run.
+
+    .venv/bin/python bench/bake_speed.py [--repeats 5]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+
+from common import ROOT, load_extension_package, report, timed
+
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="intermask-bench-"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--frames", type=int, default=300)
+    args = parser.parse_args()
+    import bpy
+    import numpy as np
+    load_extension_package()
+    sys.path.insert(0, str(ROOT / "tests"))
+    from motion_samples import random_person
+    from intermask.intermask_blender import bake, builtin_rig, retarget, rig as R
+
+    rng = np.random.default_rng(0)
+    sources = [random_person(rng, T=args.frames)[0] for _ in range(2)]
+    contacts = [np.zeros((args.frames, 4), np.float32)] * 2
+
+    def scene():
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        rigs = [builtin_rig.create("A", height=1.6), builtin_rig.create("B", height=1.9)]
+        return rigs, [R.read_rig(o) for o in rigs]
+
+    def ours(rigs, specs):
+        for obj, spec, solved in zip(rigs, specs, retarget.solve(sources, contacts, specs)):
+            bake.bake(obj, spec, solved, "bench")
+
+    def baseline(rigs, specs):
+        """The same solve, then one keyframe_insert per bone channel per frame (the common add-on way)."""
+        for obj, spec, solved in zip(rigs, specs, retarget.solve(sources, contacts, specs)):
+            quats, locs = retarget.basis_channels(retarget.pose_matrices(spec, solved))
+            obj.animation_data_create().action = bpy.data.actions.new("baseline")
+            root = spec.root_driver()
+            for b in bake.keyed_bones(spec):
+                pb = obj.pose.bones[spec.bone_names[b]]
+                for t in range(args.frames):
+                    pb.rotation_quaternion = quats[t, b]
+                    pb.keyframe_insert("rotation_quaternion", frame=t + 1)
+                    if b == root:
+                        pb.location = locs[t, b]
+                        pb.keyframe_insert("location", frame=t + 1)
+
+    print(f"bpy {bpy.app.version_string}: 2 rigs x {args.frames} frames, 22 bones "
+          f"({2 * args.frames * (22 * 4 + 3)} keys)")
+    fast, slow = [], []
+    for _ in range(args.repeats):  # interleaved so machine noise hits both alike; scene setup not timed
+        for run, times in ((ours, fast), (baseline, slow)):
+            rigs, specs = scene()
+            times += timed(lambda: run(rigs, specs), 1, warmup=0)
+    a = report("solve + bulk bake (ours)", fast)
+    b = report("solve + keyframe_insert (baseline)", slow)
+    print(f"ratio baseline / ours: {b / a:.1f}x")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+if __name__ == "__main__":
+    main()
