@@ -27,10 +27,13 @@ class TextFeatures:
 
 
 class TextEncoder:
-    """Texts -> TextFeatures. Implementations set `name`, `dim` and `max_tokens`."""
+    """Texts -> TextFeatures. Implementations set `name`, `dim`, `max_tokens`, the transformers class
+    that holds the weights, and what to tell a user whose folder is missing."""
     name: str
     dim: int
     max_tokens: int
+    model_class = "AutoModel"
+    help = ""
 
     def __init__(self, folder, device="cpu"):
         from transformers import AutoTokenizer  # heavy import, only where text is encoded
@@ -43,11 +46,12 @@ class TextEncoder:
 
     def _check(self, folder):
         if not (folder / "config.json").is_file():
-            raise TextEncoderMissing(f"{self.name} text encoder not found in {folder}")
+            raise TextEncoderMissing(f"{self.name} text encoder not found in {folder}"
+                                     + (f": {self.help}" if self.help else ""))
 
     def _load_model(self, folder):
-        from transformers import AutoModel
-        return AutoModel.from_pretrained(folder, local_files_only=True)
+        import transformers
+        return getattr(transformers, self.model_class).from_pretrained(folder, local_files_only=True)
 
     def _pool_index(self, input_ids):
         raise NotImplementedError
@@ -63,14 +67,7 @@ class TextEncoder:
 
 class CLIPTextEncoder(TextEncoder):
     name, dim, max_tokens = "CLIP ViT-L/14@336px", 768, 77
-
-    def _check(self, folder):
-        if not (folder / "config.json").is_file():
-            raise TextEncoderMissing(f"CLIP text encoder not found in {folder}: {CLIP_HELP}")
-
-    def _load_model(self, folder):
-        from transformers import CLIPTextModel
-        return CLIPTextModel.from_pretrained(folder, local_files_only=True)
+    model_class, help = "CLIPTextModel", CLIP_HELP
 
     def _pool_index(self, input_ids):
         # the end-of-text token (the first one: CLIP pads with the same id)
