@@ -3,14 +3,9 @@ group assigned separately) and 5.0 (`Action.fcurves` removed, `group_name` on `f
 
 import bpy
 
-LINEAR = None
-
 
 def _linear():
-    global LINEAR
-    if LINEAR is None:
-        LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
-    return LINEAR
+    return bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
 
 
 def layered():

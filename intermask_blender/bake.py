@@ -15,12 +15,7 @@ def action_name(prompt, rig_name, limit=48):
 
 def keyed_bones(rig):
     """Mapped bones and every bone above them (so unmapped parents sit at rest in the new action)."""
-    keyed = set()
-    for b in rig.joint_bones[rig.joint_bones >= 0]:
-        while b >= 0 and b not in keyed:
-            keyed.add(int(b))
-            b = rig.parents[b]
-    return sorted(keyed)
+    return sorted({a for b in rig.joint_bones[rig.joint_bones >= 0] for a in rig.ancestors(b)})
 
 
 def bake(obj, rig, solved, name, start_frame=1):
@@ -35,7 +30,7 @@ def bake(obj, rig, solved, name, start_frame=1):
     actions.stash(obj)
     actions.assign(obj, action)
     container = actions.fcurves_of(action, obj)
-    root_bones = set(keyed_bones_above(rig, rig.root_driver()))
+    root_bones = set(rig.ancestors(rig.root_driver()))
     from mathutils import Quaternion
     for b in keyed_bones(rig):
         bone = rig.bone_names[b]
@@ -46,8 +41,7 @@ def bake(obj, rig, solved, name, start_frame=1):
             for i in range(4):
                 actions.write_keys(container, f"{path}.rotation_quaternion", i, bone, frames, quats[:, b, i])
         elif mode == "AXIS_ANGLE":
-            aa = np.array([[*Quaternion(q).to_axis_angle()[0], Quaternion(q).to_axis_angle()[1]]
-                           for q in quats[:, b]])
+            aa = np.array([[*axis, angle] for axis, angle in (Quaternion(q).to_axis_angle() for q in quats[:, b])])
             for i, column in enumerate((3, 0, 1, 2)):
                 actions.write_keys(container, f"{path}.rotation_axis_angle", i, bone, frames, aa[:, column])
         else:
@@ -65,11 +59,3 @@ def bake(obj, rig, solved, name, start_frame=1):
     action["intermask"] = True
     return action
 
-
-def keyed_bones_above(rig, b):
-    """Bone b and its ancestors."""
-    out = []
-    while b >= 0:
-        out.append(b)
-        b = rig.parents[b]
-    return out

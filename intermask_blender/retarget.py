@@ -41,21 +41,23 @@ class RigSpec:
     joint_bones: np.ndarray  # (22,) index of the bone whose head is SMPL joint j, or -1
     rotation_modes: list = field(default_factory=list)  # per bone: 'QUATERNION', 'XYZ', ... (for baking)
 
+    def ancestors(self, b):
+        """Bone b and the bones above it, nearest first."""
+        out = []
+        while b >= 0:
+            out.append(int(b))
+            b = self.parents[b]
+        return out
+
     def root_driver(self):
         """The bone that carries the pelvis joint's motion: the lowest common ancestor of every mapped
         bone (the pelvis bone itself on most rigs; MakeHuman's `root`, which also holds the legs)."""
-        def ancestors(b):
-            out = []
-            while b >= 0:
-                out.append(b)
-                b = self.parents[b]
-            return out
         common = None
         for b in self.joint_bones[self.joint_bones >= 0]:
-            chain = ancestors(int(b))
+            chain = self.ancestors(b)
             common = chain if common is None else [a for a in common if a in set(chain)]
         pelvis = int(self.joint_bones[J["pelvis"]])
-        return common[0] if common and common[0] in ancestors(pelvis) else pelvis
+        return common[0] if common and common[0] in self.ancestors(pelvis) else pelvis
 
     def rest_world(self):
         """(N, 4, 4) rest matrices in world space."""
