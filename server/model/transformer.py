@@ -26,6 +26,7 @@ class TransformerConfig:
     num_layers: int = 6
     num_heads: int = 6
     dropout: float = 0.2
+    attention_dropout: float = None  # None: the same as `dropout` (official); 0 keeps CPU training on the fused kernel
     text_dim: int = 768  # width of the frozen text encoder's per-token features (CLIP ViT-L/14: 768)
     adapter_layers: int = 2  # trainable text adapter: post-norm transformer encoder layers
     adapter_heads: int = 8
@@ -120,9 +121,9 @@ class FeedForward(nn.Module):
 
 
 class SelfAttention(nn.Module):
-    def __init__(self, d, heads, dropout):
+    def __init__(self, d, heads, attention_dropout):
         super().__init__()
-        self.attention = nn.MultiheadAttention(d, heads, dropout=dropout)
+        self.attention = nn.MultiheadAttention(d, heads, dropout=attention_dropout)
 
     def forward(self, x, pad):
         return attend(self.attention, x, x, pad)
@@ -132,11 +133,11 @@ class SpatioTemporalAttention(nn.Module):
     """One person's (rows * T', B, d) tokens: attention across the rows at each step, and along time for
     each row; both read the same input, and the sum keeps the input twice (official)."""
 
-    def __init__(self, d, heads, dropout, rows):
+    def __init__(self, d, heads, dropout, attention_dropout, rows):
         super().__init__()
         self.rows = rows
-        self.spatial_attention = nn.MultiheadAttention(d, heads, dropout=dropout)
-        self.temporal_attention = nn.MultiheadAttention(d, heads, dropout=dropout)
+        self.spatial_attention = nn.MultiheadAttention(d, heads, dropout=attention_dropout)
+        self.temporal_attention = nn.MultiheadAttention(d, heads, dropout=attention_dropout)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, u, pad, shift_s, scale_s, gate_s, shift_t, scale_t, gate_t):
@@ -154,9 +155,9 @@ class SpatioTemporalAttention(nn.Module):
 class InteractionAttention(nn.Module):
     """Cross-attention from one person (after spatio-temporal attention) to the other (before it)."""
 
-    def __init__(self, d, heads, dropout):
+    def __init__(self, d, heads, dropout, attention_dropout):
         super().__init__()
-        self.interaction_attention = nn.MultiheadAttention(d, heads, dropout=dropout)
+        self.interaction_attention = nn.MultiheadAttention(d, heads, dropout=attention_dropout)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, other, pad, shift_q, scale_q, shift_kv, scale_kv, gate):
@@ -170,12 +171,13 @@ class InterMBlock(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         d, h, p = cfg.latent_dim, cfg.num_heads, cfg.dropout
+        pa = p if cfg.attention_dropout is None else cfg.attention_dropout
         self.adaLN_mod_combined = AdaLN(d, 6)
-        self.self_attn = SelfAttention(d, h, p)
+        self.self_attn = SelfAttention(d, h, pa)
         self.ffn_combined = FeedForward(d, cfg.ff_size, p)
         self.adaLN_mod_split = AdaLN(d, 14)
-        self.spa_temp_attn = SpatioTemporalAttention(d, h, p, cfg.rows)
-        self.local_inter_attn = InteractionAttention(d, h, p)
+        self.spa_temp_attn = SpatioTemporalAttention(d, h, p, pa, cfg.rows)
+        self.local_inter_attn = InteractionAttention(d, h, p, pa)
         self.ffn_split = FeedForward(d, cfg.ff_size, p)
         self.drop = nn.Dropout(p)
 

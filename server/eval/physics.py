@@ -1,0 +1,128 @@
+"""Physical plausibility of a two-person motion, with no learned evaluator: foot skating, ground
+penetration, penetration between the two bodies, jitter, and the distance at intended contacts.
+
+Input: two (T, 22, 3) position arrays in one frame, metres, Y up, floor at y = 0, at `fps`."""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..motion import skeleton as sk
+
+FOOT_JOINTS = sk.CONTACT_JOINTS  # ankles and toes
+FOOT_HEIGHTS = np.array(sk.CONTACT_HEIGHTS)
+# Capsule radii (metres, for a 1.7 m person) of the bones used for body-body penetration.
+_RADII = {"pelvis": 0.11, "spine1": 0.11, "spine2": 0.12, "spine3": 0.12, "neck": 0.06, "head": 0.09,
+          "hip": 0.07, "knee": 0.055, "ankle": 0.045, "collar": 0.05, "shoulder": 0.045, "elbow": 0.04}
+
+
+def _bone_radius(child):
+    name = sk.JOINT_NAMES[child].replace("left_", "").replace("right_", "")
+    return _RADII.get(name, 0.04)
+
+
+_CAPSULES = [(sk.PARENTS[j], j, _bone_radius(j)) for j in range(1, sk.N_JOINTS) if sk.JOINT_NAMES[j] not in
+             ("left_foot", "right_foot", "left_collar", "right_collar", "left_hip", "right_hip")]
+_CAPSULES.append((sk.JOINT_INDEX["head"], sk.JOINT_INDEX["head"], 0.1))  # the skull around the head joint
+
+# Families whose script makes persons touch: (joints of one, joints of the other), either order.
+HANDS = ("left_wrist", "right_wrist")
+INTENDED_CONTACTS = {
+    "handshake": (HANDS, HANDS), "high_five": (HANDS, HANDS), "fist_bump": (HANDS, HANDS),
+    "pass_object": (HANDS, HANDS), "punch_block": (HANDS, HANDS), "pull_by_hand": (HANDS, HANDS),
+    "help_stand_up": (HANDS, HANDS), "slow_dance": (HANDS, HANDS), "clap_together": (HANDS, HANDS),
+    "pat_shoulder": (HANDS, ("left_shoulder", "right_shoulder")),
+    "push": (HANDS, ("spine3", "spine2")), "hug": (HANDS, ("spine3", "spine2")),
+}
+
+
+@dataclass
+class Physics:
+    foot_skate: float  # m/s: mean horizontal speed of feet while they are at floor contact height
+    ground_penetration: float  # m: mean over frames of the deepest joint below the floor
+    body_penetration: float  # m: mean over frames of the deepest overlap of the two bodies' capsules
+    jitter: float  # m/s^3: mean magnitude of joint jerk
+    contact_distance: float = float("nan")  # m: closest approach of the family's intended contact joints
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def foot_skate(p, fps):
+    """Horizontal foot speed weighted by closeness to the floor (1 on the floor, 0 at the contact height)."""
+    feet = p[:, FOOT_JOINTS]
+    speed = np.linalg.norm(np.diff(feet[..., [0, 2]], axis=0), axis=-1) * fps
+    height = np.minimum(feet[1:, :, 1], feet[:-1, :, 1])
+    weight = np.clip(2.0 - 2.0 ** (height / FOOT_HEIGHTS), 0.0, 1.0)
+    return float((speed * weight).sum() / max(weight.sum(), 1e-9))
+
+
+def ground_penetration(p):
+    return float(np.maximum(-p[..., 1].min(axis=1), 0.0).mean())
+
+
+def _segment_distances(a0, a1, b0, b1):
+    """Closest distances between segment sets, broadcast: a* (..., 3), b* (..., 3)."""
+    u, v, w = a1 - a0, b1 - b0, a0 - b0
+    a, b, c = (u * u).sum(-1), (u * v).sum(-1), (v * v).sum(-1)
+    d, e = (u * w).sum(-1), (v * w).sum(-1)
+    den = a * c - b * b
+    s = np.where(den > 1e-12, np.clip((b * e - c * d) / np.maximum(den, 1e-12), 0, 1), 0.0)
+    t = np.where(c > 1e-12, np.clip((b * s + e) / np.maximum(c, 1e-12), 0, 1), 0.0)
+    s = np.where(a > 1e-12, np.clip((b * t - d) / np.maximum(a, 1e-12), 0, 1), 0.0)
+    return np.linalg.norm(w + u * s[..., None] - v * t[..., None], axis=-1)
+
+
+def body_penetration(p1, p2, scales=(1.0, 1.0)):
+    """Per frame, the deepest overlap between any capsule of one body and any of the other."""
+    i0, i1, r = (np.array(x) for x in zip(*_CAPSULES))
+    a0, a1 = p1[:, i0][:, :, None], p1[:, i1][:, :, None]
+    b0, b1 = p2[:, i0][:, None], p2[:, i1][:, None]
+    dist = _segment_distances(a0, a1, b0, b1)  # (T, n, n)
+    depth = (r[:, None] * scales[0] + r[None, :] * scales[1]) - dist
+    return np.maximum(depth.max(axis=(1, 2)), 0.0)
+
+
+def jitter(p, fps):
+    jerk = np.diff(p, n=3, axis=0) * fps ** 3
+    return float(np.linalg.norm(jerk, axis=-1).mean()) if len(jerk) else 0.0
+
+
+def contact_distance(p1, p2, family):
+    """Closest approach over time of the family's intended contact joints, in either role; NaN if none."""
+    if family not in INTENDED_CONTACTS:
+        return float("nan")
+    group1, group2 = INTENDED_CONTACTS[family]
+    best = np.inf
+    for x, y in ((p1, p2), (p2, p1)):
+        a = x[:, [sk.JOINT_INDEX[j] for j in group1]][:, :, None]
+        b = y[:, [sk.JOINT_INDEX[j] for j in group2]][:, None]
+        best = min(best, float(np.linalg.norm(a - b, axis=-1).min()))
+    return best
+
+
+def height_scale(p):
+    """A person's size relative to 1.7 m, from the rest-independent head-to-ankle extent."""
+    extent = p[:, sk.JOINT_INDEX["head"], 1] - np.minimum(p[:, 7, 1], p[:, 8, 1])
+    return float(np.clip(np.percentile(extent, 90) / 1.45, 0.6, 1.4))
+
+
+def measure(p1, p2, fps, family=None):
+    scales = (height_scale(p1), height_scale(p2))
+    return Physics(
+        foot_skate=(foot_skate(p1, fps) + foot_skate(p2, fps)) / 2,
+        ground_penetration=(ground_penetration(p1) + ground_penetration(p2)) / 2,
+        body_penetration=float(body_penetration(p1, p2, scales).mean()),
+        jitter=(jitter(p1, fps) + jitter(p2, fps)) / 2,
+        contact_distance=contact_distance(p1, p2, family) if family else float("nan"),
+    )
+
+
+def summarise(results):
+    """Mean of each metric over many Physics results (NaN contact distances ignored)."""
+    keys = Physics.__dataclass_fields__
+    out = {}
+    for k in keys:
+        values = np.array([getattr(r, k) for r in results], dtype=float)
+        out[k] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+    return out
