@@ -36,7 +36,21 @@ def qbetween(a, b):
     axis = np.cross(a, b)
     w = np.sqrt((a ** 2).sum(-1) * (b ** 2).sum(-1)) + (a * b).sum(-1)
     q = np.concatenate([w[..., None], axis], axis=-1)
-    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+    norm = np.linalg.norm(q, axis=-1, keepdims=True)
+    # opposite directions: a half turn about the part of Y perpendicular to a (so a horizontal a turns
+    # about the vertical, keeping the person upright), or about X when a is vertical
+    opposite = norm[..., 0] <= 1e-6 * np.sqrt((a ** 2).sum(-1) * (b ** 2).sum(-1))
+    if np.any(opposite):
+        a_op = np.broadcast_to(a, q[..., 1:].shape)[opposite]
+        a_op = a_op / np.linalg.norm(a_op, axis=-1, keepdims=True)
+        axis = np.zeros_like(a_op)
+        axis[:, 1] = 1.0
+        axis[np.abs(a_op[:, 1]) > 0.99] = [1.0, 0.0, 0.0]
+        axis = axis - (axis * a_op).sum(-1, keepdims=True) * a_op
+        q = q.copy()
+        q[opposite] = np.concatenate([np.zeros((len(axis), 1)), axis], axis=-1).astype(q.dtype)
+        norm = np.linalg.norm(q, axis=-1, keepdims=True)
+    return q / norm
 
 
 def yaw_quaternion(angle):

@@ -15,10 +15,13 @@ from .families import APPROACHABLE, FAMILIES, Ctx
 APPROACH_SHARE = 0.3  # of the scenes of approachable families start with a walk towards each other
 
 
+CAPTIONS_PER_SCENE = 3  # differently worded descriptions of each scene, for the text side of training
+
+
 @dataclass
 class Sample:
     family: str
-    caption: str
+    captions: list
     positions: tuple  # two (T, 22, 3) arrays, Y up, metres; the initiator first
     contacts: list  # families.Contact
     approach: bool
@@ -29,8 +32,9 @@ def sample(rng, family):
     approach = family in APPROACHABLE and rng.random() < APPROACH_SHARE
     ctx = Ctx(rng, sk.FPS, approach=approach)
     scene = FAMILIES[family](ctx)
-    text = caption(family, rng, hand=scene.slots.get("hand", ctx.hand), approach=approach)
-    return Sample(family, text, scene.positions, scene.contacts, approach)
+    hand = scene.slots.get("hand", ctx.hand)
+    texts = [caption(family, rng, hand=hand, approach=approach) for _ in range(CAPTIONS_PER_SCENE)]
+    return Sample(family, texts, scene.positions, scene.contacts, approach)
 
 
 def samples(n, seed, families=None):
@@ -58,13 +62,13 @@ def write(path, items, fps):
     feats = [np.stack(pair_features(*(resample(p, fps) for p in s.positions)), 0) for s in items]
     lengths = np.array([f.shape[1] for f in feats])
     np.savez(path, fps=fps, features=np.concatenate(feats, axis=1).astype(np.float32), lengths=lengths,
-             captions=np.array([s.caption for s in items]), families=np.array([s.family for s in items]))
+             captions=np.array(["\n".join(s.captions) for s in items]), families=np.array([s.family for s in items]))
 
 
 def read(path):
-    """-> list of (features (2, T, 262), caption, family)."""
+    """-> (fps, list of (features (2, T, 262), captions list, family))."""
     with np.load(path) as data:
         bounds = np.concatenate([[0], np.cumsum(data["lengths"])])
         feats = data["features"]
-        return [(feats[:, a:b], str(c), str(f))
-                for a, b, c, f in zip(bounds[:-1], bounds[1:], data["captions"], data["families"])]
+        return int(data["fps"]), [(feats[:, a:b], str(c).split("\n"), str(f))
+                                  for a, b, c, f in zip(bounds[:-1], bounds[1:], data["captions"], data["families"])]

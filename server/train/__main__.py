@@ -1,0 +1,166 @@
+"""Training commands.
+
+    python -m server.train corpus --out runs/corpus                 # write the synthetic corpus
+    python -m server.train vq --source synthetic --data runs/corpus --run runs/my-model
+    python -m server.train transformer --source synthetic --data runs/corpus --run runs/my-model
+    python -m server.train export --run runs/my-model --out my-model
+    python -m server.train default                                  # the embedded default, end to end
+
+Every stage resumes from its last checkpoint in --run; `torchrun --nproc_per_node N -m server.train …`
+spreads a stage over N GPUs (or N CPU processes)."""
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checkpoints import LoadedModel, save
+from ..model.text import load_text_encoder
+from ..model.transformer import TransformerConfig
+from ..model.vqvae import VQConfig, VQVAE
+from ..motion.normalise import Normaliser
+from ..synth import corpus
+from . import data
+from .transformer import TransformerTrainConfig, tokenise, train as train_transformer
+from .vq import VQTrainConfig, train as train_vq
+
+REPO = Path(__file__).resolve().parents[2]
+EMBEDDED = REPO / "server" / "weights" / "default"
+
+# The embedded default: 15 fps (10 s = 37 token steps), a narrow VQ and a 4-layer, 128-wide transformer,
+# MiniLM text features. Chosen by measuring training steps on 2 CPU cores (see its model card).
+DEFAULT_FPS = 15
+DEFAULT_VQ = VQConfig(nb_code=256, code_dim=64, width=64)
+DEFAULT_TRANSFORMER = TransformerConfig(
+    num_tokens=256, code_dim=64, latent_dim=128, ff_size=256, num_layers=4, num_heads=4, dropout=0.1,
+    attention_dropout=0.0, text_dim=384, adapter_layers=1, adapter_heads=6, adapter_ff=768,
+    adapter_padding_mask=True, step_unroll=0.0)
+DEFAULT_CORPUS = {"train": 4800, "val": 240, "seed": 0}
+
+
+def write_corpus(out, train, val, seed, fps):
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for split, n, s in (("train", train, seed), ("val", val, seed + 1)):
+        path = out / f"{split}.npz"
+        if not path.exists():
+            corpus.write(path, corpus.samples(n, s), fps)
+            print(f"wrote {n} scenes to {path}", file=sys.stderr)
+
+
+def normaliser_for(run, train_clips):
+    """The run's statistics: computed from the training clips once, then read back on every resume."""
+    path = Path(run) / "stats.npz"
+    if not path.exists():
+        stats = data.statistics(train_clips)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, mean=stats.mean, std=stats.std)
+    with np.load(path) as s:
+        return Normaliser(s["mean"], s["std"])
+
+
+def run_vq(args, vq_cfg, train_cfg):
+    train_clips = data.load(args.source, args.data, "train", args.fps)
+    val_clips = data.load(args.source, args.data, "val", args.fps)
+    normaliser = normaliser_for(args.run, train_clips)
+    return train_vq(vq_cfg, train_cfg, train_clips, val_clips, normaliser, Path(args.run), args.device)
+
+
+def load_vq(run):
+    state = torch.load(Path(run) / "vq_best.pt", map_location="cpu", weights_only=True)
+    vq = VQVAE(VQConfig(**state["config"]))
+    vq.load_state_dict(state["model"])
+    return vq.eval()
+
+
+def run_transformer(args, t_cfg, train_cfg):
+    train_clips = data.load(args.source, args.data, "train", args.fps)
+    val_clips = data.load(args.source, args.data, "val", args.fps)
+    normaliser = normaliser_for(args.run, train_clips)
+    vq = load_vq(args.run)
+    t_cfg = replace(t_cfg, num_tokens=vq.cfg.nb_code, code_dim=vq.cfg.code_dim)
+    text = load_text_encoder("all-minilm-l6-v2")
+    tokens_train = tokenise(vq, train_clips, normaliser, "cpu")
+    tokens_val = tokenise(vq, val_clips, normaliser, "cpu")
+    return train_transformer(t_cfg, train_cfg, tokens_train, tokens_val, text, Path(args.run), args.device)
+
+
+def export(run, out, model_id, fps, extra=None):
+    run = Path(run)
+    state = torch.load(run / "transformer_best.pt", map_location="cpu", weights_only=True)
+    from ..model.transformer import MaskTransformer
+    transformer = MaskTransformer(TransformerConfig(**state["config"]))
+    transformer.load_state_dict(state["model"])
+    with np.load(run / "stats.npz") as s:
+        normaliser = Normaliser(s["mean"], s["std"])
+    model = LoadedModel(load_vq(run), transformer.eval(), normaliser, "all-minilm-l6-v2", None, model_id, fps)
+    save(model, out, extra={"training": {"transformer_step": int(state["step"]),
+                                         "validation_loss": float(state["loss"]), **(extra or {})}})
+    print(f"exported {model_id} to {out}", file=sys.stderr)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m server.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("corpus", help="write the synthetic corpus")
+    c.add_argument("--out", default="runs/corpus")
+    c.add_argument("--train", type=int, default=DEFAULT_CORPUS["train"])
+    c.add_argument("--val", type=int, default=DEFAULT_CORPUS["val"])
+    c.add_argument("--seed", type=int, default=DEFAULT_CORPUS["seed"])
+    c.add_argument("--fps", type=int, default=DEFAULT_FPS)
+    for name in ("vq", "transformer"):
+        s = sub.add_parser(name, help=f"train the {name} stage (resumes)")
+        s.add_argument("--source", choices=("synthetic", "interhuman", "custom"), default="synthetic")
+        s.add_argument("--data", default="runs/corpus")
+        s.add_argument("--run", required=True)
+        s.add_argument("--fps", type=int, default=DEFAULT_FPS)
+        s.add_argument("--steps", type=int)
+        s.add_argument("--batch", type=int)
+        s.add_argument("--config", help="JSON file of model config overrides")
+        s.add_argument("--device")
+    e = sub.add_parser("export", help="write a trained run in our model format")
+    e.add_argument("--run", required=True)
+    e.add_argument("--out", required=True)
+    e.add_argument("--model-id", default="custom")
+    e.add_argument("--fps", type=int, default=DEFAULT_FPS)
+    d = sub.add_parser("default", help="build the embedded default model: corpus, vq, transformer, export")
+    d.add_argument("--run", default="runs/default")
+    d.add_argument("--device")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    if args.command == "corpus":
+        write_corpus(args.out, args.train, args.val, args.seed, args.fps)
+    elif args.command in ("vq", "transformer"):
+        overrides = json.loads(Path(args.config).read_text()) if args.config else {}
+        runs = {k: v for k, v in (("steps", args.steps), ("batch", args.batch)) if v is not None}
+        if args.command == "vq":
+            run_vq(args, replace(DEFAULT_VQ, **overrides), VQTrainConfig(**runs))
+        else:
+            run_transformer(args, replace(DEFAULT_TRANSFORMER, **overrides), TransformerTrainConfig(**runs))
+    elif args.command == "export":
+        export(args.run, args.out, args.model_id, args.fps)
+    else:
+        corpus_dir = Path(args.run) / "corpus"
+        write_corpus(corpus_dir, fps=DEFAULT_FPS, **DEFAULT_CORPUS)
+        ns = argparse.Namespace(source="synthetic", data=corpus_dir, run=args.run, fps=DEFAULT_FPS, device=args.device)
+        if not (Path(args.run) / "vq_best.pt").exists() or _unfinished(args.run, "vq", VQTrainConfig().steps):
+            run_vq(ns, DEFAULT_VQ, VQTrainConfig())
+        run_transformer(ns, DEFAULT_TRANSFORMER, TransformerTrainConfig())
+        export(args.run, EMBEDDED, "intermask-synthetic-small-v1", DEFAULT_FPS,
+               extra={"corpus": DEFAULT_CORPUS, "vq": asdict(VQTrainConfig()),
+                      "transformer": asdict(TransformerTrainConfig())})
+
+
+def _unfinished(run, stage, steps):
+    state = torch.load(Path(run) / f"{stage}_last.pt", map_location="cpu", weights_only=True)
+    return int(state["step"]) < steps
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""What both training stages share: the learning-rate schedule, resumable checkpoints, one-process or
+`torchrun` (DDP) execution, and progress reporting."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+
+@dataclass
+class Schedule:
+    """Linear warm-up, then the rate divided by `1/gamma` at each milestone (fractions of all steps)."""
+    lr: float
+    steps: int
+    warmup: int
+    milestones: tuple = (0.7, 0.85)
+    gamma: float = 0.1
+
+    def __call__(self, step):
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        return self.lr * self.gamma ** sum(step >= m * self.steps for m in self.milestones)
+
+
+class Runner:
+    """Rank, device and (under torchrun) the process group; rank 0 alone writes files and progress."""
+
+    def __init__(self, device=None):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if device is None:
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def main(self):
+        return self.rank == 0
+
+    def wrap(self, model):
+        if self.world == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+        return DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None)
+
+    def mean(self, value):
+        """A float averaged over the ranks."""
+        if self.world == 1:
+            return float(value)
+        t = torch.tensor([float(value)], device=self.device)
+        dist.all_reduce(t)
+        return t.item() / self.world
+
+    def progress(self, start, total, desc):
+        return tqdm(total=total, initial=start, desc=desc, disable=not self.main, dynamic_ncols=True,
+                    mininterval=5.0)
+
+    def close(self):
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def save_state(path, **state):
+    """Write atomically, so an interrupted run never leaves a broken checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path):
+    path = Path(path)
+    return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
+
+
+def set_lr(optimiser, lr):
+    for group in optimiser.param_groups:
+        group["lr"] = lr
