@@ -243,8 +243,11 @@ def load(folder):
             normaliser = Normaliser(stats["mean"], stats["std"])
     except (OSError, KeyError, ValueError) as error:
         raise CheckpointError(f"{folder / 'stats.npz'} is missing or corrupt ({error})") from None
+    fps = config.get("fps", 30)
+    if not isinstance(fps, int) or fps <= 0 or 30 % fps:
+        raise CheckpointError(f"{folder / 'config.json'}: fps must divide 30, got {fps!r}")
     return LoadedModel(vq, transformer, normaliser, config["text_encoder"], config.get("text_encoder_folder"),
-                       config["model_id"], int(config.get("fps", 30))).eval()
+                       config["model_id"], fps).eval()
 
 
 def weights_digest(folder):

@@ -273,18 +273,24 @@ class Engine:
         else:
             self._inpaint(batch[0], start, loaded, on_step)
 
+    @property
+    def rate(self):
+        """Wire frames (30 fps) per model frame."""
+        return sk.FPS // self.pipeline.fps
+
     def _react(self, job, start, loaded, on_step):
         f = job.fields
         given = F.canonicalise(f["given"])
-        feats = person_features(given.positions)
+        feats = person_features(given.positions[:: self.rate])
         motions = self.pipeline.react(f["prompt"], feats, f["given_person"], job.seeds(), job.options(), on_step)
         self._send_result(job, motions, given, start, loaded, time.perf_counter())
 
     def _inpaint(self, job, start, loaded, on_step):
         f = job.fields
         frame = F.canonicalise(f["motion"][0])  # person 1 defines the pair frame
-        feats = np.stack([person_features(frame.positions), person_features(frame.from_world(f["motion"][1]))])
-        motions = self.pipeline.inpaint(f["prompt"], feats, f["start_frame"], f["end_frame"], f["persons"],
+        r = self.rate
+        feats = np.stack([person_features(frame.positions[::r]), person_features(frame.from_world(f["motion"][1])[::r])])
+        motions = self.pipeline.inpaint(f["prompt"], feats, f["start_frame"] // r, -(-f["end_frame"] // r), f["persons"],
                                         job.seeds(), job.options(), on_step)
         self._send_result(job, motions, frame, start, loaded, time.perf_counter())
 
@@ -294,7 +300,7 @@ class Engine:
         for seed, motion in zip(job.seeds(), motions):
             persons = []
             for person in motion:
-                positions = person[:, F.POSITIONS].reshape(-1, sk.N_JOINTS, 3)
+                positions = to_wire_rate(person[:, F.POSITIONS].reshape(-1, sk.N_JOINTS, 3), self.rate)
                 contacts = F.foot_contacts(positions)
                 contacts = np.concatenate([contacts, contacts[-1:]]).astype(np.float32)
                 if frame is not None:
@@ -304,11 +310,24 @@ class Engine:
             candidates.append({"seed": seed, "persons": persons})
         done = time.perf_counter()
         self.emit({"event": "result", "id": job.id, "op": job.op, "model_id": self.model_id, "device": self.device,
-                   "fps": self.pipeline.fps, "frames": int(motions.shape[2]), "joint_names": list(sk.JOINT_NAMES),
+                   "fps": sk.FPS, "frames": int(motions.shape[2]) * self.rate, "joint_names": list(sk.JOINT_NAMES),
                    "parents": list(sk.PARENTS), "contact_joints": list(sk.CONTACT_JOINTS), "candidates": candidates,
                    "batch_rows": batch_rows or len(candidates),
                    "timings": {"queued_s": round(start - job.received, 4), "load_s": round(loaded - start, 4),
                                "sampling_s": round(sampled - loaded, 4), "total_s": round(done - job.received, 4)}})
+
+
+def to_wire_rate(positions, rate):
+    """Positions (T, 22, 3) at the model's rate -> (T * rate, 22, 3) at 30 fps, linearly interpolated
+    (the last frame held for the final `rate - 1` frames)."""
+    if rate == 1:
+        return positions
+    T = len(positions)
+    where = np.minimum(np.arange(T * rate) / rate, T - 1)
+    lo = np.floor(where).astype(int)
+    hi = np.minimum(lo + 1, T - 1)
+    w = (where - lo)[:, None, None].astype(positions.dtype)
+    return positions[lo] * (1 - w) + positions[hi] * w
 
 
 def person_features(positions):

@@ -21,8 +21,11 @@ def _bone_radius(child):
     return _RADII.get(name, 0.04)
 
 
+# Forearms are left out: hands are meant to touch in many interactions, and wrists that meet make their
+# forearm capsules overlap by design.
 _CAPSULES = [(sk.PARENTS[j], j, _bone_radius(j)) for j in range(1, sk.N_JOINTS) if sk.JOINT_NAMES[j] not in
-             ("left_foot", "right_foot", "left_collar", "right_collar", "left_hip", "right_hip")]
+             ("left_foot", "right_foot", "left_collar", "right_collar", "left_hip", "right_hip",
+              "left_wrist", "right_wrist")]
 _CAPSULES.append((sk.JOINT_INDEX["head"], sk.JOINT_INDEX["head"], 0.1))  # the skull around the head joint
 
 # Families whose script makes persons touch: (joints of one, joints of the other), either order.

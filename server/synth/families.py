@@ -321,9 +321,10 @@ def clap_together(ctx):
             ready = in_front(body, 0.3 * s, height, lateral=(0.16 if side == "left" else -0.16) * s)
             point = ready + (own_point - ready) * k_own[:, None] + (partner - ready) * k_part[:, None]
             body.actor.hands[side] = Goal(point, up)
+    raised = up > 0.999
     for side in SIDES:
-        contacts.append(Contact(0, f"{side}_wrist", 1, f"{OTHER[side]}_wrist", k_part > 0.999))
-    contacts.append(Contact(0, "left_wrist", 0, "right_wrist", k_own > 0.999))
+        contacts.append(Contact(0, f"{side}_wrist", 1, f"{OTHER[side]}_wrist", (k_part > 0.999) & raised))
+    contacts.append(Contact(0, "left_wrist", 0, "right_wrist", (k_own > 0.999) & raised))
     return finish([A, B], contacts)
 
 
@@ -399,7 +400,7 @@ def _strike(ctx, blocked):
         Bb.actor.hands[block_side] = Goal(block, guard)
         target = block
     else:
-        target = head_b  # the head has moved out of the way by the time the fist arrives
+        target = np.repeat(head_b[:1], ctx.T, axis=0)  # aimed where the head was; it has moved away
     guard_point = Ab.actor.hands[side].point
     Ab.actor.hands[side] = Goal(guard_point + (target - guard_point) * strikes[:, None], guard)
     contacts = [Contact(0, f"{side}_wrist", 1, f"{OTHER[side]}_wrist", (strikes > 0.999) & (guard > 0.999))] \
@@ -440,7 +441,7 @@ def help_stand_up(ctx):
     t_grab = ctx.s0 + ctx.u(0.8, 1.2)
     rise = ctx.u(1.0, 1.6)
     t = ctx.clock(t_grab - ctx.s0 + 0.3 + rise + 1.0)
-    d = ctx.u(0.5, 0.6) * (ctx.scale(0) + ctx.scale(1)) / 2
+    d = ctx.u(0.6, 0.7) * (ctx.scale(0) + ctx.scale(1)) / 2
     actors = pair(ctx, d)
     A, B = actors
     up = eased(t, [(t_grab + 0.3, 0.0), (t_grab + 0.3 + rise, 1.0)])
@@ -486,7 +487,7 @@ def tug_of_war(ctx):
 
 # ---------------------------------------------------------------------------------------- locomotion
 
-def _speed(ctx, lo=0.8, hi=1.4):
+def _speed(ctx, lo=0.7, hi=1.2):
     return ctx.u(lo, hi)
 
 
@@ -601,7 +602,7 @@ def pull_by_hand(ctx):
     t = ctx.clock(0.8 + 0.4 + walk + 0.8)
     side = ctx.hand
     go = t_grab + 0.4
-    lag = ctx.u(0.0, 0.1)
+    lag = 0.0
     path_a = walked(t, [(go, (0.0, 0.0)), (go + walk, (0.0, -v * walk))])
     path_b = walked(t, [(go + lag, (0.0, gap)), (go + walk + lag, (0.0, gap - v * walk))])
     A = Actor(ctx.heights[0], path_a, constant(ctx.T, np.pi), fps=ctx.fps)
@@ -609,7 +610,7 @@ def pull_by_hand(ctx):
     B.bow = 0.15 * envelope(t, go, go + walk + 0.3, 0.4)
     bodies = build([A, B])
     Ab, Bb = bodies
-    point = grip(Ab, side, Bb, side, 0.6)
+    point = grip(Ab, side, Bb, side, 0.45)
     wa = envelope(t, t_grab - 0.6, t[-1] + 1, 0.5)
     wb = envelope(t, t_grab - 0.4, t[-1] + 1, 0.4)
     A.hands[side] = Goal(point, wa, pole=np.array([(1.0 if side == "left" else -1.0) * 0.3, -1.0, 0.5]))

@@ -14,7 +14,7 @@ from .loop import Runner, Schedule, load_state, save_state, set_lr
 @dataclass
 class TransformerTrainConfig:
     batch: int = 32
-    steps: int = 3000
+    steps: int = 2000
     lr: float = 2e-4
     warmup: int = 100
     weight_decay: float = 1e-5

@@ -21,7 +21,7 @@ _FEET = list(sk.CONTACT_JOINTS)
 class VQTrainConfig:
     window: int = 28  # frames per training window (a multiple of 4)
     batch: int = 64
-    steps: int = 3000
+    steps: int = 2000
     lr: float = 2e-4
     warmup: int = 100
     val_every: int = 200
