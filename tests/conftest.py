@@ -89,3 +89,8 @@ def pytest_ignore_collect(collection_path, config):
             and collection_path.name.startswith("test_"):
         return "pytest.mark.legacy" not in collection_path.read_text()
     return None
+
+
+@pytest.fixture(scope="session")
+def repo_root():
+    return ROOT

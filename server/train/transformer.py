@@ -1,6 +1,7 @@
 """Stage 2: the masked transformer on token maps of both persons from the frozen VQ-VAE, conditioned on
 a frozen text encoder's per-token features through the trainable adapter."""
 
+import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -141,7 +142,7 @@ def train(model_cfg: TransformerConfig, cfg: TransformerTrainConfig, train_clips
             val_loss, val_acc = validate(net, text_encoder, val_clips, cfg, model_cfg, runner.device)
             val_loss = runner.mean(val_loss)
             if runner.main:
-                bar.write(f"transformer step {step}: validation loss {val_loss:.4f}, accuracy {val_acc:.3f}")
+                bar.write(f"transformer step {step}: validation loss {val_loss:.4f}, accuracy {val_acc:.3f}", file=sys.stderr)
                 if val_loss < best:
                     best = val_loss
                     save_state(run_dir / "transformer_best.pt", model=model.state_dict(), step=step,

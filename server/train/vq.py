@@ -1,6 +1,7 @@
 """Stage 1: the VQ-VAE on single-person windows, with the paper's losses (reconstruction, commitment,
 explicit positions, velocities, bone lengths, geodesic rotations, foot contact)."""
 
+import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -144,7 +145,7 @@ def train(model_cfg: VQConfig, cfg: VQTrainConfig, train_clips, val_clips, norma
         if (step + 1) % cfg.val_every == 0 or last:
             error = runner.mean(validate(model, val_seqs, normaliser, cfg, runner.device))
             if runner.main:
-                bar.write(f"vq step {step + 1}: validation joint error {100 * error:.2f} cm")
+                bar.write(f"vq step {step + 1}: validation joint error {100 * error:.2f} cm", file=sys.stderr)
                 if error < best:
                     best = error
                     save_state(run_dir / "vq_best.pt", model=model.state_dict(), step=step + 1, error=error,

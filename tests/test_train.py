@@ -1,0 +1,89 @@
+"""The training commands end to end on a tiny corpus: corpus -> VQ -> transformer -> export -> the exported
+model loads and generates; resuming continues from the last checkpoint; the recogniser learns the corpus."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from server.checkpoints import load
+from server.model.sampling import SamplingOptions
+from server.pipeline import Pipeline
+from server.train import data
+
+torch.set_num_threads(2)
+TINY_VQ = {"nb_code": 32, "code_dim": 16, "width": 16}
+TINY_T = {"latent_dim": 32, "ff_size": 64, "num_layers": 1, "num_heads": 2, "adapter_ff": 64}
+
+
+def run(*args, cwd):
+    out = subprocess.run([sys.executable, "-m", "server.train", *args], cwd=cwd, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(cwd), "OMP_NUM_THREADS": "2", "PATH": "/usr/bin:/bin",
+                              "HOME": str(cwd)}, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, repo_root):
+    tmp = tmp_path_factory.mktemp("train")
+    (tmp / "vq.json").write_text(json.dumps(TINY_VQ))
+    (tmp / "t.json").write_text(json.dumps(TINY_T))
+    run("corpus", "--out", str(tmp / "corpus"), "--train", "48", "--val", "24", cwd=repo_root)
+    run("vq", "--data", str(tmp / "corpus"), "--run", str(tmp / "run"), "--steps", "4", "--batch", "8",
+        "--config", str(tmp / "vq.json"), cwd=repo_root)
+    run("transformer", "--data", str(tmp / "corpus"), "--run", str(tmp / "run"), "--steps", "3", "--batch", "8",
+        "--config", str(tmp / "t.json"), cwd=repo_root)
+    run("export", "--run", str(tmp / "run"), "--out", str(tmp / "model"), "--model-id", "tiny", cwd=repo_root)
+    return tmp
+
+
+def test_exported_model_loads_and_generates(trained):
+    model = load(trained / "model")
+    assert model.model_id == "tiny" and model.fps == 15
+    motions = Pipeline(model).generate(["two people shake hands"], [2.0], [0], SamplingOptions(steps=2))
+    assert motions[0].shape == (2, 28, 262) and np.isfinite(motions[0]).all()
+
+
+def test_resuming_continues_from_the_last_checkpoint(trained, repo_root):
+    before = torch.load(trained / "run" / "vq_last.pt", weights_only=True)["step"]
+    out = run("vq", "--data", str(trained / "corpus"), "--run", str(trained / "run"), "--steps", "6", "--batch", "8",
+              "--config", str(trained / "vq.json"), cwd=repo_root)
+    after = torch.load(trained / "run" / "vq_last.pt", weights_only=True)["step"]
+    assert (before, after) == (4, 6)
+    assert "vq step 6" in out.stderr and "vq step 2" not in out.stderr
+
+
+def test_statistics_are_fixed_by_the_first_stage(trained):
+    clips = data.load("synthetic", trained / "corpus", "train", 15)
+    stats = data.statistics(clips)
+    with np.load(trained / "run" / "stats.npz") as s:
+        assert np.allclose(s["mean"], stats.mean) and np.allclose(s["std"], stats.std)
+
+
+def test_recogniser_learns_the_corpus(trained):
+    from server.eval import recogniser
+    clips = data.load("synthetic", trained / "corpus", "train", 15)
+    stats = data.statistics(clips)
+    model = recogniser.train(clips, stats, steps=150, batch_size=32)
+    names = model.predict([c.features for c in clips], stats)
+    accuracy = np.mean([n == c.family for n, c in zip(names, clips)])
+    assert accuracy > 0.5  # 24 families: chance is about 4 %
+
+
+def test_custom_folder_source(tmp_path):
+    from server.synth import corpus
+    scene = corpus.samples(1, seed=1)[0]
+    for k, p in enumerate(scene.positions, 1):
+        np.save(tmp_path / f"clip.person{k}.npy", p)
+    (tmp_path / "clip.txt").write_text("two people do something\nanother caption\n")
+    clips = data.load("custom", tmp_path, "train", 15)
+    assert len(clips) == 1 and clips[0].captions == ["two people do something", "another caption"]
+    assert clips[0].features.shape == (2, len(scene.positions[0][::2]) - 1, 262)
+    np.save(tmp_path / "bad.person1.npy", np.zeros((5, 21, 3)))
+    np.save(tmp_path / "bad.person2.npy", np.zeros((5, 21, 3)))
+    with pytest.raises(ValueError, match="expected \\(T, 22, 3\\)"):
+        data.load("custom", tmp_path, "train", 15)
