@@ -59,9 +59,18 @@ case "$cmd" in
     ;;
   demo)
     ensure_env .venv requirements.txt
-    echo "error: the prompt -> .blend job is not available yet: it needs the embedded default model" >&2
-    echo "       and the rig baking, which are still being built (see README, 'Status')." >&2
-    exit 2
+    [ $# -eq 0 ] && set -- "two people walk towards each other and shake hands"
+    # The repository is imported as the package `intermask`, exactly as Blender loads the extension.
+    exec .venv/bin/python - "$@" <<'PY'
+import importlib.util, sys
+from pathlib import Path
+root = Path.cwd()
+spec = importlib.util.spec_from_file_location("intermask", root / "__init__.py", submodule_search_locations=[str(root)])
+sys.modules["intermask"] = module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+from intermask.intermask_blender.headless import main
+main(sys.argv[1:])
+PY
     ;;
   *)
     echo "usage: ./run.sh demo \"PROMPT\" | ./run.sh test [pytest args] | ./run.sh setup" >&2

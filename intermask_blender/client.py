@@ -14,6 +14,7 @@ import queue
 import subprocess
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -47,20 +48,28 @@ class Request:
         on_progress, on_result, on_error = self._callbacks
         if kind == "progress":
             self.progress = (event["step"], event["steps"])
-            if on_progress:
-                on_progress(*self.progress)
+            self._call(on_progress, *self.progress)
         elif kind in ("result", "ack", "hello"):
             self.result = event
-            if on_result:
-                on_result(event)
+            self._call(on_result, event)
         elif kind == "error":
             self.error = GeneratorError(event.get("message", "unknown error"), event.get("code", "internal"),
                                         event.get("field"), event.get("allowed"))
-            if on_error:
-                on_error(self.error)
+            self._call(on_error, self.error)
         self._events.put(event)
         if kind != "progress":
             self._done.set()
+
+    @staticmethod
+    def _call(callback, *args):
+        """A failing callback is reported, never allowed to kill the reader thread (which would leave every
+        later request waiting forever)."""
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:  # noqa: BLE001 - the caller's code; report it and keep reading
+            traceback.print_exc()
 
     @property
     def done(self):
