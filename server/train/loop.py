@@ -80,6 +80,17 @@ def load_state(path):
     return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
 
 
+def resume(path, model, optimiser, generator):
+    """Restore a stage from its last checkpoint, if any -> (next step, best validation figure so far)."""
+    state = load_state(path)
+    if state is None:
+        return 0, float("inf")
+    model.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    generator.set_state(state["generator"])
+    return int(state["step"]), float(state["best"])
+
+
 def set_lr(optimiser, lr):
     for group in optimiser.param_groups:
         group["lr"] = lr

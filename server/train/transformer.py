@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..model.transformer import MaskTransformer, TransformerConfig
-from .loop import Runner, Schedule, load_state, save_state, set_lr
+from .loop import Runner, Schedule, load_state, resume, save_state, set_lr
 
 
 @dataclass
@@ -114,13 +114,7 @@ def train(model_cfg: TransformerConfig, cfg: TransformerTrainConfig, train_clips
     model = MaskTransformer(model_cfg).to(runner.device).train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     schedule = Schedule(cfg.lr, cfg.steps, cfg.warmup, milestones=(0.5, 0.7, 0.85), gamma=1 / 3)
-    start, best = 0, float("inf")
-    state = load_state(run_dir / "transformer_last.pt")
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        gen.set_state(state["generator"])
-        start, best = int(state["step"]), float(state["best"])
+    start, best = resume(run_dir / "transformer_last.pt", model, optimiser, gen)
     net = runner.wrap(TextConditionedLoss(model))
     bar = runner.progress(start, cfg.steps, "transformer")
     step, queue = start, []

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..model.vqvae import VQConfig, VQVAE
 from ..motion import skeleton as sk
 from ..motion.features import CONTACTS, POSITIONS, ROTATIONS
-from .loop import Runner, Schedule, load_state, save_state, set_lr
+from .loop import Runner, Schedule, load_state, resume, save_state, set_lr
 
 _PARENTS = torch.tensor([p for p in sk.PARENTS[1:]])
 _CHILDREN = torch.arange(1, sk.N_JOINTS)
@@ -117,13 +117,7 @@ def train(model_cfg: VQConfig, cfg: VQTrainConfig, train_clips, val_clips, norma
     model = VQVAE(model_cfg).to(runner.device).train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
     schedule = Schedule(cfg.lr, cfg.steps, cfg.warmup)
-    start, best = 0, float("inf")
-    state = load_state(run_dir / "vq_last.pt")
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        gen.set_state(state["generator"])
-        start, best = int(state["step"]), float(state["best"])
+    start, best = resume(run_dir / "vq_last.pt", model, optimiser, gen)
     net = runner.wrap(model)
     mean = torch.from_numpy(normaliser.mean).to(runner.device)
     std = torch.from_numpy(normaliser.std).to(runner.device)
