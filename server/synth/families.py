@@ -10,14 +10,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..motion.kinematics import REST_OFFSETS, rest_positions
-from .body import Actor, Body, Goal, SIDES, facing
+from .body import Actor, Body, Goal, SIDES
 from .timeline import envelope, eased, heading, pulses, towards, walked
 
 _REST = rest_positions(REST_OFFSETS)
 _SHOULDER = _REST[16]  # left shoulder at scale 1: (lateral, height, forward)
 _ARM = np.linalg.norm(REST_OFFSETS[18]) + np.linalg.norm(REST_OFFSETS[20])
 _CHEST_Y = _REST[9, 1]
-_PELVIS_Y = _REST[0, 1]
 OTHER = {"left": "right", "right": "left"}
 
 

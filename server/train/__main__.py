@@ -20,7 +20,7 @@ import torch
 
 from ..checkpoints import LoadedModel, save
 from ..model.text import load_text_encoder
-from ..model.transformer import TransformerConfig
+from ..model.transformer import MaskTransformer, TransformerConfig
 from ..model.vqvae import VQConfig, VQVAE
 from ..motion.normalise import Normaliser
 from ..synth import corpus
@@ -59,7 +59,11 @@ def normaliser_for(run, train_clips):
         stats = data.statistics(train_clips)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, mean=stats.mean, std=stats.std)
-    with np.load(path) as s:
+    return read_stats(run)
+
+
+def read_stats(run):
+    with np.load(Path(run) / "stats.npz") as s:
         return Normaliser(s["mean"], s["std"])
 
 
@@ -92,12 +96,9 @@ def run_transformer(args, t_cfg, train_cfg):
 def export(run, out, model_id, fps, extra=None):
     run = Path(run)
     state = torch.load(run / "transformer_best.pt", map_location="cpu", weights_only=True)
-    from ..model.transformer import MaskTransformer
     transformer = MaskTransformer(TransformerConfig(**state["config"]))
     transformer.load_state_dict(state["model"])
-    with np.load(run / "stats.npz") as s:
-        normaliser = Normaliser(s["mean"], s["std"])
-    model = LoadedModel(load_vq(run), transformer.eval(), normaliser, "all-minilm-l6-v2", None, model_id, fps)
+    model = LoadedModel(load_vq(run), transformer.eval(), read_stats(run), "all-minilm-l6-v2", None, model_id, fps)
     save(model, out, extra={"training": {"transformer_step": int(state["step"]),
                                          "validation_loss": float(state["loss"]), **(extra or {})}})
     print(f"exported {model_id} to {out}", file=sys.stderr)
