@@ -11,7 +11,8 @@ PYTHON=${PYTHON:-python3.11}
 ensure_env() {
   local dir=$1 req=$2 stamp="$1/.$(basename "$2").sha256"
   shift 2
-  local want; want=$(sha256sum "$req" | cut -d' ' -f1)
+  # the generator's requirements are included by requirements.txt, so they count towards its hash
+  local want; want=$(cat "$req" server/requirements.txt | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$dir/bin/python" ]; then
     return 0
   fi

@@ -92,3 +92,51 @@ def action_curves(action, obj):
             if bag is not None:
                 curves.extend(bag.fcurves)
     return curves
+
+
+def find_fcurve(container, data_path, index):
+    return next((fc for fc in container.fcurves if fc.data_path == data_path and fc.array_index == index), None)
+
+
+def _key_arrays(fc, names):
+    """Keyframe properties in bulk: co and handles as flat (x, y) floats, enums as ints."""
+    import numpy as np
+    n = len(fc.keyframe_points)
+    out = {}
+    for name in names:
+        pair = name in ("co", "handle_left", "handle_right")
+        out[name] = np.empty(n * (2 if pair else 1), dtype=np.float32 if pair else np.int32)
+        fc.keyframe_points.foreach_get(name, out[name])
+    return out
+
+
+def replace_range(fc, start, end, frames, values):
+    """Remove `fc`'s keys in [start, end] and insert linear keys (frames, values) in bulk. Kept keys keep
+    their handles exactly (Blender would otherwise recompute auto handles next to the new keys)."""
+    import numpy as np
+    handles = ("co", "handle_left", "handle_right", "handle_left_type", "handle_right_type")
+    old = _key_arrays(fc, handles)
+    kept = (old["co"][0::2] < start) | (old["co"][0::2] > end)
+    for i in reversed(np.flatnonzero(~kept)):
+        fc.keyframe_points.remove(fc.keyframe_points[int(i)], fast=True)
+    n_kept, n = int(kept.sum()), len(frames)
+    fc.keyframe_points.add(n)
+    co = _key_arrays(fc, ("co",))["co"]
+    co[2 * n_kept::2], co[2 * n_kept + 1::2] = frames, values
+    fc.keyframe_points.foreach_set("co", co)
+    interpolation = _key_arrays(fc, ("interpolation",))["interpolation"]
+    interpolation[n_kept:] = _linear()
+    fc.keyframe_points.foreach_set("interpolation", interpolation)
+    fc.update()
+    now = _key_arrays(fc, handles)
+    frame_of = now["co"][0::2]
+    for i in np.flatnonzero(kept):  # put back the handles that update() moved (the range's neighbours)
+        j = int(np.flatnonzero(frame_of == old["co"][2 * i])[0])
+        left, right = old["handle_left"][2 * i: 2 * i + 2], old["handle_right"][2 * i: 2 * i + 2]
+        if np.array_equal(now["handle_left"][2 * j: 2 * j + 2], left) and \
+                np.array_equal(now["handle_right"][2 * j: 2 * j + 2], right):
+            continue
+        key = fc.keyframe_points[j]
+        key.handle_left_type = key.handle_right_type = "FREE"
+        key.handle_left, key.handle_right = left, right
+    return fc

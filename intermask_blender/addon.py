@@ -3,17 +3,21 @@ that fails to register must not be skipped silently."""
 
 import bpy
 
-from .ui import prefs
+from . import generator
+from .ui import operators, panel, prefs, props
 
-CLASSES = [*prefs.CLASSES]
+CLASSES = [*props.CLASSES, *prefs.CLASSES, *operators.CLASSES, *panel.CLASSES]
 
 
 def register():
     for cls in CLASSES:
         bpy.utils.register_class(cls)
+    props.register()
 
 
 def unregister():
+    generator.stop()  # no orphan generator process once the extension is off
+    props.unregister()
     for cls in reversed(CLASSES):
         if getattr(cls, "is_registered", False):
             bpy.utils.unregister_class(cls)

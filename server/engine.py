@@ -19,6 +19,7 @@ from . import checkpoints, protocol
 from .model.sampling import SamplingOptions
 from .motion import features as F, ik, skeleton as sk
 from .motion.rotations import matrix_to_rot6d
+from .motion.timing import resample
 from .pipeline import Pipeline, RequestError
 
 EMBEDDED_MODEL = Path(__file__).resolve().parent / "weights" / "default"
@@ -322,12 +323,7 @@ def to_wire_rate(positions, rate):
     (the last frame held for the final `rate - 1` frames)."""
     if rate == 1:
         return positions
-    T = len(positions)
-    where = np.minimum(np.arange(T * rate) / rate, T - 1)
-    lo = np.floor(where).astype(int)
-    hi = np.minimum(lo + 1, T - 1)
-    w = (where - lo)[:, None, None].astype(positions.dtype)
-    return positions[lo] * (1 - w) + positions[hi] * w
+    return resample(positions, sk.FPS // rate, sk.FPS, len(positions) * rate)
 
 
 def person_features(positions):

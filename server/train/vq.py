@@ -33,6 +33,10 @@ class VQTrainConfig:
     bones: float = 5.0
     geodesic: float = 0.01
     foot: float = 500.0
+    # Codes are drawn by Gumbel sampling at this temperature during training (official: 0.5). Early on the
+    # codes lie close together, so sampling is nearly uniform and the decoder learns only the mean pose for
+    # the first ~1,000 steps; 0 (nearest code) learns from the first step, which matters on a short budget.
+    code_temperature: float = 0.5
 
 
 def windows(clips, normaliser, window):
@@ -127,7 +131,7 @@ def train(model_cfg: VQConfig, cfg: VQTrainConfig, train_clips, val_clips, norma
     for step in range(start, cfg.steps):
         set_lr(optimiser, schedule(step))
         x = draw(train_seqs, cfg.batch, cfg.window, gen).to(runner.device)
-        y, commit, perplexity = net(x)
+        y, commit, perplexity = net(x, cfg.code_temperature)
         loss, parts = losses(y, x, commit, mean, std, cfg)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
