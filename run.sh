@@ -2,6 +2,7 @@
 # The two commands of the README, plus setup. Every command creates or updates what it needs first.
 #   ./run.sh demo "two people shake hands"   set up, then prompt -> .blend with two keyed rigs + preview
 #   ./run.sh test [pytest args]              set up, then run the whole test suite
+#   ./run.sh bake prompts.jsonl --out DIR    batch-bake a prompts file (see intermask_blender/batch.py)
 #   ./run.sh setup                           only create / update the environments
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -58,23 +59,24 @@ case "$cmd" in
     # A class left registered makes 4.2 segfault at exit; the timeout guards against 4.5-style hangs.
     timeout 1800 .venv-bpy42/bin/python -m pytest -m legacy "$@"
     ;;
-  demo)
+  demo|bake)
     ensure_env .venv requirements.txt
-    [ $# -eq 0 ] && set -- "two people walk towards each other and shake hands"
+    [ "$cmd" = demo ] && [ $# -eq 0 ] && set -- "two people walk towards each other and shake hands"
+    entry=$([ "$cmd" = demo ] && echo headless || echo batch)
     # The repository is imported as the package `intermask`, exactly as Blender loads the extension.
-    exec .venv/bin/python - "$@" <<'PY'
+    exec .venv/bin/python - "$entry" "$@" <<'PY'
 import importlib.util, sys
 from pathlib import Path
 root = Path.cwd()
 spec = importlib.util.spec_from_file_location("intermask", root / "__init__.py", submodule_search_locations=[str(root)])
 sys.modules["intermask"] = module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-from intermask.intermask_blender.headless import main
-main(sys.argv[1:])
+entry = importlib.import_module(f"intermask.intermask_blender.{sys.argv[1]}")
+sys.exit(entry.main(sys.argv[2:]))
 PY
     ;;
   *)
-    echo "usage: ./run.sh demo \"PROMPT\" | ./run.sh test [pytest args] | ./run.sh setup" >&2
+    echo "usage: ./run.sh demo \"PROMPT\" | ./run.sh bake PROMPTS --out DIR | ./run.sh test [pytest args] | ./run.sh setup" >&2
     exit 64
     ;;
 esac

@@ -52,6 +52,13 @@ class ModelSource:
                 f"official checkpoint in the add-on preferences")
         return checkpoints.load(folder)
 
+    def digest(self):
+        """Content hash of our-format weights (None for an official checkpoint or missing weights)."""
+        folder = Path(self.folder) if self.folder else EMBEDDED_MODEL
+        if self.official or not (folder / "config.json").is_file():
+            return None
+        return checkpoints.weights_digest(folder)
+
     def describe(self):
         if self.official:
             return f"official:{self.official}/{self.official_name}/{self.which}"
@@ -106,6 +113,7 @@ class Engine:
     def __init__(self, emit, source: ModelSource, device="auto", threads=0):
         self.emit = emit  # emit(event dict): writes one line; thread-safe
         self.source = source
+        self.model_hash = source.digest()  # read once: the weights do not change under a running process
         self.device = choose_device(device)
         if threads > 0:
             torch.set_num_threads(threads)
@@ -148,7 +156,7 @@ class Engine:
 
     def hello(self, rid):
         return {"event": "hello", "id": rid, "protocol": protocol.VERSION, "model_id": self.model_id,
-                "model_source": self.source.describe(), "loaded": self.pipeline is not None,
+                "model_source": self.source.describe(), "model_hash": self.model_hash, "loaded": self.pipeline is not None,
                 "device": self.device, "threads": torch.get_num_threads(),
                 "capabilities": [op for op in protocol.OPS if op != "hello"],
                 "limits": {name: list(spec[2]) for name, spec in protocol.SAMPLING_FIELDS.items()},
