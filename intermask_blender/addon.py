@@ -12,7 +12,7 @@ _cli = None
 
 
 def bake_command(argv):
-    """`blender -b [template.blend] -c intermask-bake ...`: the batch bake, with the open file as template
+    """`blender -b [template.blend] -c intermask_bake ...`: the batch bake, with the open file as template
     and the preferences' generator Python unless the command line names one."""
     from . import batch
     addon = bpy.context.preferences.addons.get(ADDON_ID)
@@ -28,7 +28,7 @@ def register():
         bpy.utils.register_class(cls)
     props.register()
     if hasattr(bpy.utils, "register_cli_command"):
-        _cli = bpy.utils.register_cli_command("intermask-bake", bake_command)
+        _cli = bpy.utils.register_cli_command("intermask_bake", bake_command)
 
 
 def unregister():

@@ -6,7 +6,7 @@ together and the generator samples compatible ones in one run). Outputs are writ
 and renamed, an item's `item.json` last: a rerun skips every item that has one, so a killed run resumes
 where it stopped. A failing item is reported and the others go on; the exit status says if any failed.
 
-    blender -b [template.blend] -c intermask-bake prompts.jsonl --out DIR [--shard 1/4] ...
+    blender -b [template.blend] -c intermask_bake prompts.jsonl --out DIR [--shard 1/4] ...
     ./run.sh bake prompts.jsonl --out DIR [...]            (the same job through the bpy module)"""
 
 import argparse
@@ -214,7 +214,7 @@ def parse_shard(text):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="intermask-bake", description=__doc__.splitlines()[0],
+    p = argparse.ArgumentParser(prog="intermask_bake", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("prompts", help="a .jsonl or .csv file of items")
     p.add_argument("--out", required=True, help="output folder (one sub-folder per item)")
@@ -232,8 +232,10 @@ def parser():
 
 
 def main(argv=None, open_file=None):
-    """CLI entry (bpy module and `blender -c intermask-bake`) -> exit status."""
+    """CLI entry (bpy module and `blender -c intermask_bake`) -> exit status."""
     args = parser().parse_args(argv)
+    if not Path(args.prompts).is_file():
+        parser().error(f"the prompts file {args.prompts} does not exist")
     formats = tuple(f for f in args.formats.split(",") if f)
     bad = [f for f in formats if f not in FORMATS]
     if bad:

@@ -289,3 +289,13 @@ def test_preferences_draw_and_the_environment_builder(ext, tmp_path):
     bad.write_text("this is not == a requirement\n")
     failed = EnvBuilder(tmp_path / "env", bad).start()
     assert failed.join(300) == "failed" and "installing" in failed.outcome and "requirement" in failed.outcome.lower()
+
+
+def test_the_batch_command_is_registered_for_blender_command_line(ext):
+    """`blender -b -c intermask_bake ...` exists once the extension is enabled (4.2+), and its handler
+    runs the batch job: a missing prompts file is a usage error (exit status 2), not a traceback."""
+    from intermask.intermask_blender import addon
+    assert addon._cli is not None
+    with pytest.raises(SystemExit) as stop:
+        addon.bake_command(["/nonexistent/prompts.jsonl", "--out", "/tmp/intermask-nothing"])
+    assert stop.value.code == 2
