@@ -5,7 +5,7 @@ import random
 
 import bpy
 
-from .. import builtin_rig, generator
+from .. import actions, builtin_rig, generator
 from ..addon_id import ADDON_ID
 from ..client import GeneratorError
 from ..jobs import Job
@@ -48,7 +48,7 @@ def finish_job(context, job):
             item = settings.takes.add()
             item.label, item.seed = take.label, take.seed
             item.action_a, item.action_b = take.actions
-        settings["active_candidate"] = 0  # no update callback: candidate 1 is already on the rigs
+        settings.active_candidate = 0  # candidate 1 is already on the rigs
         settings.status = f"{len(job.takes)} candidate(s) from '{job.plan.prompt}'"
         return "INFO", settings.status
     if job.state == "cancelled":
@@ -178,6 +178,27 @@ class INTERMASK_OT_create_rigs(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class INTERMASK_OT_show_candidate(bpy.types.Operator):
+    """Put this candidate's Actions on the rigs"""
+    bl_idname = "intermask.show_candidate"
+    bl_label = "Show candidate"
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: bpy.props.IntProperty(name="Candidate", description="Which candidate of the last request", min=0)
+
+    def execute(self, context):
+        settings = context.scene.intermask
+        if not self.index < len(settings.takes):
+            self.report({"ERROR"}, f"there is no candidate {self.index + 1}")
+            return {"CANCELLED"}
+        take = settings.takes[self.index]
+        for obj, action in ((settings.rig_a, take.action_a), (settings.rig_b, take.action_b)):
+            if obj is not None and action is not None:
+                actions.assign(obj, action)
+        settings.active_candidate = self.index
+        return {"FINISHED"}
+
+
 class INTERMASK_OT_randomise_seed(bpy.types.Operator):
     """Pick a new random seed"""
     bl_idname = "intermask.randomise_seed"
@@ -207,5 +228,5 @@ class INTERMASK_OT_use_action_range(bpy.types.Operator):
 
 
 CLASSES = [INTERMASK_OT_generate, INTERMASK_OT_cancel, INTERMASK_OT_release, INTERMASK_OT_generator_start,
-           INTERMASK_OT_generator_stop, INTERMASK_OT_create_rigs, INTERMASK_OT_randomise_seed,
+           INTERMASK_OT_generator_stop, INTERMASK_OT_create_rigs, INTERMASK_OT_show_candidate, INTERMASK_OT_randomise_seed,
            INTERMASK_OT_use_action_range]

@@ -1,17 +1,9 @@
 """The N-panel (3D viewport, tab "InterMask"): prompt, rigs, mode, Generate/Cancel/Release, progress,
-candidates and the last error. Drawing only: every action is an operator."""
+candidates (one button each) and the last error. Drawing only: every action is an operator."""
 
 import bpy
 
 from .. import generator
-
-
-class INTERMASK_UL_takes(bpy.types.UIList):
-    """The candidates of the last request; selecting one puts its Actions on the rigs."""
-    bl_idname = "INTERMASK_UL_takes"
-
-    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
-        layout.label(text=f"{item.label}  seed {item.seed}", icon="ACTION")
 
 
 class INTERMASK_PT_panel(bpy.types.Panel):
@@ -79,7 +71,11 @@ class INTERMASK_PT_panel(bpy.types.Panel):
 
         if len(s.takes):
             layout.label(text="Candidates")
-            layout.template_list("INTERMASK_UL_takes", "", s, "takes", s, "active_candidate", rows=2)
+            grid = layout.grid_flow(columns=4, align=True)
+            for i, take in enumerate(s.takes):
+                op = grid.operator("intermask.show_candidate", text=f"{take.label} (seed {take.seed})",
+                                   depress=i == s.active_candidate)
+                op.index = i
         layout.label(text=generator.status(), icon="SETTINGS")
 
 
@@ -95,4 +91,4 @@ def _wrap(text, width=48):
     return lines + ([line] if line else [])
 
 
-CLASSES = [INTERMASK_UL_takes, INTERMASK_PT_panel]
+CLASSES = [INTERMASK_PT_panel]

@@ -3,18 +3,8 @@
 import bpy
 
 
-def _is_armature(self, obj):
-    return obj.type == "ARMATURE"
-
-
-def _switch_candidate(self, context):
-    from .. import actions
-    if not 0 <= self.active_candidate < len(self.takes):
-        return
-    take = self.takes[self.active_candidate]
-    for obj, action in ((self.rig_a, take.action_a), (self.rig_b, take.action_b)):
-        if obj is not None and action is not None:
-            actions.assign(obj, action)
+# No `poll=` or `update=` callbacks here: with either, bpy 4.2 segfaults at interpreter exit once the
+# class is unregistered. Rigs are checked by the plans; candidates are switched by an operator.
 
 
 class INTERMASK_PG_take(bpy.types.PropertyGroup):
@@ -42,9 +32,9 @@ class INTERMASK_PG_settings(bpy.types.PropertyGroup):
                                  default=20, min=1, max=100)
     start_frame: bpy.props.IntProperty(name="Start frame", description="Frame where generated Actions begin",
                                        default=1)
-    rig_a: bpy.props.PointerProperty(name="Rig A", type=bpy.types.Object, poll=_is_armature,
+    rig_a: bpy.props.PointerProperty(name="Rig A", type=bpy.types.Object,
                                      description="The armature of the first person (who initiates)")
-    rig_b: bpy.props.PointerProperty(name="Rig B", type=bpy.types.Object, poll=_is_armature,
+    rig_b: bpy.props.PointerProperty(name="Rig B", type=bpy.types.Object,
                                      description="The armature of the second person")
     mode: bpy.props.EnumProperty(name="Mode", description="What to generate", default="GENERATE", items=(
         ("GENERATE", "Generate both", "Animate both rigs from the prompt"),
@@ -61,7 +51,7 @@ class INTERMASK_PG_settings(bpy.types.PropertyGroup):
         items=(("BOTH", "Both", "Both rigs"), ("A", "Rig A", "Only rig A"), ("B", "Rig B", "Only rig B")))
     takes: bpy.props.CollectionProperty(type=INTERMASK_PG_take)
     active_candidate: bpy.props.IntProperty(name="Candidate", description="The candidate shown on the rigs",
-                                            default=0, min=0, update=_switch_candidate)
+                                            default=0, min=0)
     # state shown by the panel (not user settings)
     running: bpy.props.BoolProperty(name="Running", options={"SKIP_SAVE"})
     progress: bpy.props.FloatProperty(name="Progress", subtype="PERCENTAGE", min=0, max=100,
