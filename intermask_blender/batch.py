@@ -20,11 +20,10 @@ import numpy as np
 
 from ..server.eval.physics import measure
 from ..server.motion import axes, skeleton as sk
-from . import actions, bake, batch_input, headless, retarget
+from . import actions, batch_input, headless
 from .client import GeneratorClient, GeneratorError, decode_motion
 from .generator import find_python
 from .preview import contact_sheet, movie, write_apng, write_png
-from .rig import read_rig
 
 FORMATS = ("blend", "fbx", "bvh")
 
@@ -48,12 +47,12 @@ class Baker:
     def __init__(self, out, template=None, rig_names=("", ""), formats=FORMATS):
         self.out, self.template, self.rig_names, self.formats = Path(out), template, rig_names, formats
 
-    def _scene(self, item, motions):
+    def _rigs(self, item):
+        """The item's two armatures: from the template (by name, else its first two armatures by name) or
+        two built-in rigs in a fresh scene."""
         import bpy
         if self.template is None:
-            positions, contacts = motions[0]
-            rigs = headless.build_scene(item.prompt, positions, contacts)
-            return rigs, [read_rig(r) for r in rigs]
+            return headless.built_in_rigs()
         bpy.ops.wm.open_mainfile(filepath=str(self.template))
         names = [item.rig_a or self.rig_names[0], item.rig_b or self.rig_names[1]]
         armatures = sorted(o.name for o in bpy.data.objects if o.type == "ARMATURE")
@@ -62,28 +61,20 @@ class Baker:
         missing = [n or "(none)" for n, r in zip(names, rigs) if r is None or r.type != "ARMATURE"]
         if missing:
             raise ValueError(f"the template has no armature named {', '.join(missing)}; it has {armatures}")
-        specs = [read_rig(r) for r in rigs]
-        positions, contacts = motions[0]
-        start = bpy.context.scene.frame_start
-        for obj, spec, s in zip(rigs, specs, retarget.solve(list(positions), list(contacts), specs)):
-            bake.bake(obj, spec, s, bake.action_name(item.prompt, obj.name), start)
-        bpy.context.scene.frame_end = start + positions.shape[1] - 1
-        return rigs, specs
+        return rigs
 
     def bake_item(self, item, result):
         """Everything of one item -> its manifest entry. Raises on failure (nothing marked done)."""
         import bpy
         started = time.perf_counter()
         motions = decode_motion(result)
-        rigs, specs = self._scene(item, motions)
+        rigs = self._rigs(item)
         folder = self.out / item.name
         folder.mkdir(parents=True, exist_ok=True)
         files = {}
-        first = [r.animation_data.action for r in rigs]
+        first = headless.key_pair(rigs, item.prompt, *motions[0])
         for k, (positions, contacts) in enumerate(motions[1:], 2):  # more candidates: more actions in the .blend
-            for obj, spec, s in zip(rigs, specs, retarget.solve(list(positions), list(contacts), specs)):
-                action = bake.bake(obj, spec, s, bake.action_name(item.prompt, obj.name, suffix=f" #{k}"),
-                                   bpy.context.scene.frame_start, stash=False)
+            for action in headless.key_pair(rigs, item.prompt, positions, contacts, suffix=f" #{k}", stash=False):
                 action.use_fake_user = True
         for obj, action in zip(rigs, first):  # the first candidate is the one on the rigs and in the exports
             actions.assign(obj, action)
@@ -157,7 +148,6 @@ def manifest(out, run_info):
 def run(prompts, out, template=None, shard=(1, 1), formats=FORMATS, rig_names=("", ""), python=None,
         generator_args=(), batch=4, steps=None, log=print):
     """The whole job -> number of failed items (invalid lines included)."""
-    import bpy
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     items, errors = batch_input.read(prompts)
@@ -195,7 +185,6 @@ def run(prompts, out, template=None, shard=(1, 1), formats=FORMATS, rig_names=("
                 progress.step(f"{item.name}: FAILED: {e}")
     finally:
         client.stop()
-        bpy.ops.wm.read_factory_settings(use_empty=True)
     manifest(out, {"prompts": str(Path(prompts).resolve()), "template": str(template) if template else None,
                    "model_id": info.get("model_id"), "model_hash": info.get("model_hash"),
                    "errors": errors, "formats": list(formats)})

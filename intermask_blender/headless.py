@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 from ..server.motion import axes
-from . import bake, builtin_rig, retarget
+from . import bake, builtin_rig
 from .client import GeneratorClient, decode_motion
+from .modes import scene_fps, solve_pair
 from .preview import contact_sheet, write_png
 from .rig import read_rig
 
@@ -34,19 +35,36 @@ def generate_positions(client, prompt, seconds, seed, log=print):
     return positions, contacts, result
 
 
-def build_scene(prompt, positions, contacts, fps=30):
+def built_in_rigs(fps=30):
+    """A fresh scene at `fps` with two built-in rigs of different heights -> the two armature objects."""
+    import bpy
+    # the factory startup file, but not the factory preferences: under `blender -c intermask_bake` those
+    # would disable the very extension that is running
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    bpy.context.scene.render.fps = fps
+    return [builtin_rig.create(name, height=h) for name, h in (("Person A", HEIGHTS[0]), ("Person B", HEIGHTS[1]))]
+
+
+def key_pair(rigs, prompt, positions, contacts, suffix="", stash=True):
+    """A new Action on each rig from one generated motion at 30 fps, from the scene's first frame at the
+    scene's frame rate; the scene's range is set to cover it. Returns the two Actions."""
+    import bpy
+    scene = bpy.context.scene
+    specs = [read_rig(obj) for obj in rigs]
+    solved = solve_pair(positions, contacts, specs, scene_fps(scene))
+    made = [bake.bake(obj, spec, s, bake.action_name(prompt, obj.name, suffix=suffix), scene.frame_start, stash)
+            for obj, spec, s in zip(rigs, specs, solved)]
+    scene.frame_end = scene.frame_start + len(solved[0].positions) - 1
+    return made
+
+
+def build_scene(prompt, positions, contacts):
     """A fresh scene with two built-in rigs keyed with the motion. Returns the two armature objects."""
     import bpy
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
-    rigs = [builtin_rig.create(name, height=h) for name, h in (("Person A", HEIGHTS[0]), ("Person B", HEIGHTS[1]))]
-    specs = [read_rig(obj) for obj in rigs]
-    solved = retarget.solve(list(positions), list(contacts), specs)
-    for obj, spec, s in zip(rigs, specs, solved):
-        bake.bake(obj, spec, s, bake.action_name(prompt, obj.name), start_frame=1)
-    scene.render.fps = fps
-    scene.frame_start, scene.frame_end = 1, positions.shape[1]
-    scene["intermask_prompt"] = prompt
+    rigs = built_in_rigs()
+    bpy.context.scene.frame_start = 1
+    key_pair(rigs, prompt, positions, contacts)
+    bpy.context.scene["intermask_prompt"] = prompt
     return rigs
 
 

@@ -6,7 +6,7 @@ React          -> the lead rig's motion over a frame range goes to the model; on
 Regenerate     -> both rigs' motion over a clip goes to the model; keys inside the range change on the
                   chosen rigs, every frame outside it evaluates exactly as before."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,7 +32,7 @@ class Take:
     """One candidate as applied: the Action each rig got (None where a rig was left alone)."""
     label: str
     seed: int
-    actions: list = field(default_factory=list)
+    actions: list  # per rig
 
 
 def scene_fps(scene):
@@ -84,6 +84,13 @@ def _to_scene(positions, contacts, fps):
     return resample(positions, sk.FPS, fps), resample(contacts.astype(np.float32), sk.FPS, fps) > 0.5
 
 
+def solve_pair(positions, contacts, specs, fps):
+    """Both persons' 30 fps tracks (2, T, 22, 3) and contacts (2, T, 4) -> one retarget.Solved per rig, at
+    the scene's frame rate (one key per scene frame)."""
+    tracks = [_to_scene(p, c, fps) for p, c in zip(positions, contacts)]
+    return retarget.solve([t[0] for t in tracks], [t[1] for t in tracks], specs)
+
+
 def _contacts_of(positions):
     """Foot contacts (T, 4) of sampled tracks by the motion features' rule (low and slow feet)."""
     flags = foot_contacts(positions)
@@ -99,21 +106,32 @@ def show(rigs, take):
 
 class Plan:
     """Subclasses fill `request(client, on_progress)` and `apply(result) -> [Take]`."""
-    kind = ""
 
     def __init__(self, context, settings):
         self.scene = context.scene
         self.settings = settings
         self.prompt = _prompt(settings)
         self.fps = scene_fps(self.scene)
+        self.rigs, self.specs = _rigs(settings)
+
+    def candidates(self, result, kept=None):
+        """Each candidate of a result, solved onto both rigs at the scene's rate -> [(Take, [Solved] x2)].
+        `kept` {person: tracks at 30 fps} replaces the model's version of a person the user animated, so
+        the other one is solved against where that person really is."""
+        out = []
+        for k, (positions, contacts) in enumerate(decode_motion(result)):
+            positions, contacts = positions.copy(), contacts.copy()
+            for p, tracks in (kept or {}).items():
+                positions[p] = tracks[:positions.shape[1]]
+                contacts[p] = _contacts_of(positions[p])
+            out.append((Take(f"#{k + 1}", result["candidates"][k]["seed"], [None, None]),
+                        solve_pair(positions, contacts, self.specs, self.fps)))
+        return out
 
 
 class GeneratePlan(Plan):
-    kind = "GENERATE"
-
     def __init__(self, context, settings):
         super().__init__(context, settings)
-        self.rigs, self.specs = _rigs(settings)
         if not MIN_SECONDS <= settings.seconds <= MAX_SECONDS:
             raise PlanError(f"the duration must be {MIN_SECONDS:g} to {MAX_SECONDS:g} s")
         self.start = settings.start_frame
@@ -124,24 +142,18 @@ class GeneratePlan(Plan):
 
     def apply(self, result):
         takes = []
-        for k, (positions, contacts) in enumerate(decode_motion(result)):
-            tracks = [_to_scene(p, c, self.fps) for p, c in zip(positions, contacts)]
-            solved = retarget.solve([t[0] for t in tracks], [t[1] for t in tracks], self.specs)
-            take = Take(f"#{k + 1}", result["candidates"][k]["seed"])
-            for obj, spec, s in zip(self.rigs, self.specs, solved):
-                take.actions.append(bake.bake(obj, spec, s, bake.action_name(self.prompt, obj.name, suffix=f" {take.label}"),
-                                              self.start, stash=k == 0))
+        for k, (take, solved) in enumerate(self.candidates(result)):
+            for p, (obj, spec) in enumerate(zip(self.rigs, self.specs)):
+                take.actions[p] = bake.bake(obj, spec, solved[p], bake.action_name(self.prompt, obj.name,
+                                            suffix=f" {take.label}"), self.start, stash=k == 0)
             takes.append(take)
         show(self.rigs, takes[0])
         return takes
 
 
 class ReactPlan(Plan):
-    kind = "REACT"
-
     def __init__(self, context, settings):
         super().__init__(context, settings)
-        self.rigs, self.specs = _rigs(settings)
         self.lead = 0 if settings.lead == "A" else 1
         self.start, self.end = settings.range_start, settings.range_end
         _window(self.start, self.end, self.fps)
@@ -157,15 +169,7 @@ class ReactPlan(Plan):
         partner = 1 - self.lead
         obj, spec = self.rigs[partner], self.specs[partner]
         takes = []
-        for k, (positions, contacts) in enumerate(decode_motion(result)):
-            positions = positions.copy()
-            T = positions.shape[1]
-            positions[self.lead] = self.given[:T]  # the partner is solved against where the lead really is
-            contacts = contacts.copy()
-            contacts[self.lead] = _contacts_of(self.given[:T])
-            tracks = [_to_scene(p, c, self.fps) for p, c in zip(positions, contacts)]
-            solved = retarget.solve([t[0] for t in tracks], [t[1] for t in tracks], self.specs)
-            take = Take(f"#{k + 1}", result["candidates"][k]["seed"], [None, None])
+        for k, (take, solved) in enumerate(self.candidates(result, kept={self.lead: self.given})):
             take.actions[partner] = bake.bake(obj, spec, solved[partner],
                                               bake.action_name(self.prompt, obj.name, suffix=f" {take.label}"),
                                               self.start, stash=k == 0)
@@ -175,11 +179,8 @@ class ReactPlan(Plan):
 
 
 class RegeneratePlan(Plan):
-    kind = "REGENERATE"
-
     def __init__(self, context, settings):
         super().__init__(context, settings)
-        self.rigs, self.specs = _rigs(settings)
         self.start, self.end = settings.range_start, settings.range_end
         if self.end <= self.start:
             raise PlanError("the range to regenerate must span at least two frames")
@@ -212,16 +213,9 @@ class RegeneratePlan(Plan):
     def apply(self, result):
         originals = {p: self.rigs[p].animation_data.action if self.rigs[p].animation_data else None
                      for p in self.persons}
+        kept = {p: self.motion[p] for p in (0, 1) if p not in self.persons}
         takes = []
-        for k, (positions, contacts) in enumerate(decode_motion(result)):
-            T = positions.shape[1]
-            positions = positions.copy()
-            for p in (0, 1):
-                if p not in self.persons:
-                    positions[p] = self.motion[p, :T]
-            tracks = [_to_scene(p, c, self.fps) for p, c in zip(positions, contacts)]
-            solved = retarget.solve([t[0] for t in tracks], [t[1] for t in tracks], self.specs)
-            take = Take(f"#{k + 1}", result["candidates"][k]["seed"], [None, None])
+        for k, (take, solved) in enumerate(self.candidates(result, kept)):
             for p in self.persons:
                 obj = self.rigs[p]
                 name = bake.action_name(self.prompt, obj.name, suffix=f" {self.start}-{self.end} {take.label}")

@@ -107,3 +107,24 @@ def test_two_shards_together_equal_one_run(tmp_path):
         data = json.loads((folder / "manifest.json").read_text())
         return [(e["name"], e["prompt"], e["seed"], e["frames"], sorted(e["files"])) for e in data["items"]]
     assert summary(tmp_path / "sharded") == summary(tmp_path / "single") and len(summary(tmp_path / "single")) == 5
+
+
+def test_template_rigs_at_the_template_frame_rate(tmp_path, blender):
+    """With a template .blend, the named armatures are keyed, one key per scene frame at its own rate."""
+    bpy = blender.bpy
+    from intermask.intermask_blender import builtin_rig
+    for name in ("Alice", "Bob"):
+        builtin_rig.create(name)
+    bpy.context.scene.render.fps = 24
+    template = tmp_path / "rigs.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(template))
+    path = prompts(tmp_path, ['{"prompt": "they hug", "seconds": 2, "name": "hug"}'])
+    run = bake(path, tmp_path / "out", "--template", str(template), "--rig-a", "Bob", "--rig-b", "Alice",
+               "--formats", "blend")
+    assert run.returncode == 0, run.stdout + run.stderr
+    entry = json.loads((tmp_path / "out" / "manifest.json").read_text())["items"][0]
+    assert entry["rigs"] == ["Bob", "Alice"]
+    bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "out" / "hug" / "hug.blend"))
+    start, end = bpy.data.objects["Bob"].animation_data.action.frame_range
+    assert abs((end - start + 1) - entry["frames"] * 24 / 30) <= 1
+    assert bpy.data.objects["Alice"].animation_data.action.name.startswith("IM they hug (Alice)")
