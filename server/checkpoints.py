@@ -141,7 +141,7 @@ class LoadedModel:
     vq: VQVAE
     transformer: MaskTransformer
     normaliser: Normaliser
-    text_encoder: str  # "clip-vit-l14-336" or "all-minilm-l6-v2"
+    text_encoder: str  # one of server.model.text.TEXT_ENCODERS
     text_encoder_folder: str | None  # CLIP's weights folder; None for MiniLM (it ships in a package)
     model_id: str
     fps: int = 30

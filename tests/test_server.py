@@ -174,6 +174,41 @@ def test_shutdown_ends_the_process_cleanly(model_folder):
     assert c.process.returncode == 0
 
 
+def test_the_embedded_default_model_serves_every_operation():
+    """The shipped model behind the same process: hello, generate, react, inpaint, cancel, release, shutdown."""
+    from server.engine import EMBEDDED_MODEL
+    if not (EMBEDDED_MODEL / "config.json").exists():
+        pytest.skip("the embedded default model is not in this checkout")
+    c = GeneratorClient(sys.executable, ["--threads", "1"])  # no --model: the embedded default
+    try:
+        c.start()
+        progress = []
+        result = c.generate("two people shake hands", seed=1, steps=4, seconds=2.0,
+                            on_progress=lambda s, n: progress.append(s)).wait(120)
+        assert progress == [1, 2, 3, 4] and result["model_id"].startswith("intermask-synthetic")
+        assert c.request("hello").wait(30)["model_id"] == result["model_id"]
+        (pos, _), = decode_motion(result)
+        # 2 s at the model's 15 fps, whole tokens of 4 frames, served at 30 fps
+        assert pos.shape == (2, result["frames"], 22, 3) and 52 <= result["frames"] <= 60
+        assert np.isfinite(pos).all()
+        reaction, = decode_motion(c.react("the other one hugs back", pos[0], seed=2, steps=3).wait(120))
+        assert reaction[0].shape[:2] == (2, pos.shape[1]) and np.isfinite(reaction[0]).all()
+        inpainted, = decode_motion(c.inpaint("two people shake hands", pos, 20, 40, persons=[1], seed=3,
+                                             steps=3).wait(120))
+        assert inpainted[0].shape == pos.shape
+        slow = c.generate("a long dance", seed=4, steps=100, seconds=10.0)
+        while slow.progress[0] < 1:
+            time.sleep(0.01)
+        assert c.cancel(slow).wait(30)["found"] is True
+        with pytest.raises(GeneratorError, match="cancel"):
+            slow.wait(60)
+        assert c.release()["op"] == "release"
+        assert c.request("hello").wait(30)["loaded"] is False
+    finally:
+        c.stop()
+    assert c.process.returncode == 0
+
+
 def raw_process(model_folder):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "server", "--model", str(model_folder), "--threads", "1"],

@@ -22,6 +22,18 @@ def test_minilm_is_offline_and_deterministic(minilm):
     torch.testing.assert_close(a.tokens[1], b.tokens[0], atol=1e-5, rtol=0)  # batch-independent
 
 
+def test_minilm_mean_variant_pools_the_mean_of_the_real_tokens(minilm):
+    texts = ["two people hug", "one person pushes the other away and walks off"]
+    f = text.load_text_encoder("all-minilm-l6-v2-mean")(texts)
+    batch = minilm.tokenizer(texts, padding="max_length", max_length=minilm.max_tokens, return_tensors="pt")
+    raw = minilm.model(**batch).last_hidden_state
+    real = batch["attention_mask"].unsqueeze(-1).float()
+    torch.testing.assert_close(f.tokens[:, 0], (raw * real).sum(1) / real.sum(1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(f.tokens[:, 1:], raw[:, 1:], atol=1e-5, rtol=0)
+    assert (raw[:, 0] - f.tokens[:, 0]).abs().max() > 0.05  # not the [CLS] state
+    torch.testing.assert_close(minilm(texts).tokens, raw, atol=1e-5, rtol=0)  # the plain kind: untouched
+
+
 def test_minilm_distinguishes_captions(minilm):
     f = minilm(["two people hug", "two people fight"])
     assert (f.tokens[0, 0] - f.tokens[1, 0]).abs().max() > 0.05
