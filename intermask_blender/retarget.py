@@ -3,7 +3,8 @@
 For a pair of characters, all in Blender world space (metres, Z up):
 1. scale: each body by its rig's leg length over the source's; the pair's layout (where the two stand)
    by the mean of both scales, so the two keep one shared world frame;
-2. contacts: hands that touched the partner in the source are aimed at the same world point;
+2. contacts: hands that touched the partner in the source are aimed at the same world point, the bodies
+   stepping closer where a rig's arms are too short to reach it;
 3. feet: frames where the source foot is planted hold one position (no sliding), never below the floor;
 4. the rig's own bone lengths: spine and head follow directions, arms and legs reach their targets with
    two-bone IK bent towards the source's elbows and knees;
@@ -63,12 +64,17 @@ class RigSpec:
         """(N, 4, 4) rest matrices in world space."""
         return self.object_matrix @ self.rest
 
-    def rest_joints(self):
-        """(22, 3) world positions of the joints at rest; unmapped optional joints interpolated."""
+    def mapped_heads(self):
+        """(22, 3) world positions of the mapped bones' heads at rest, NaN for unmapped joints."""
         heads = self.rest_world()[:, :3, 3]
         out = np.full((sk.N_JOINTS, 3), np.nan)
         mapped = self.joint_bones >= 0
         out[mapped] = heads[self.joint_bones[mapped]]
+        return out
+
+    def rest_joints(self):
+        """(22, 3) world positions of the joints at rest; unmapped optional joints interpolated."""
+        out = self.mapped_heads()
         out[list(coincident_joints(out))] = np.nan
         return fill_missing_joints(out)
 
@@ -203,6 +209,51 @@ def apply_hand_contacts(targets, sources, layout):
     return adjusted
 
 
+ARM_REACH = 0.95  # fraction of an arm's length a hand may be from its shoulder (a locked elbow looks wrong)
+SHOULDER_OF = {J["left_wrist"]: J["left_shoulder"], J["right_wrist"]: J["right_shoulder"]}
+
+
+def close_in_for_handholds(targets, sources, rests):
+    """Hands that met in the source may be out of reach on rigs with shorter arms for their size: walk each
+    body towards the meeting point, along the ground, until its hand can reach it. The step is held
+    through each contact (so planted feet do not slide) and eased in and out around it."""
+    contacts = hand_contacts(sources)
+    arm = [np.linalg.norm(r[J["left_elbow"]] - r[J["left_shoulder"]])
+           + np.linalg.norm(r[J["left_wrist"]] - r[J["left_elbow"]]) for r in rests]
+    holding = np.zeros(len(targets[0]), bool)
+    shifts = [np.zeros((len(t), 3)) for t in targets]
+    for _ in range(3):  # each body's step moves the meeting point a little: settle it
+        moved = [t + s[:, None] for t, s in zip(targets, shifts)]
+        need = [np.zeros((len(t), 3)) for t in targets]
+        for w, touched in zip(WRISTS, contacts[0]):
+            frames = np.flatnonzero(np.isin(touched, WRISTS))
+            holding[frames] = True
+            partner_wrist = touched[frames]
+            goal = 0.5 * (moved[0][frames, w] + moved[1][frames, partner_wrist])
+            for k, wrist in ((0, np.full(len(frames), w)), (1, partner_wrist)):
+                shoulder = moved[k][frames, [SHOULDER_OF[int(x)] for x in wrist]]
+                d = goal - shoulder
+                flat = np.linalg.norm(d[:, :2], axis=-1)
+                reach = ARM_REACH * arm[k]
+                allowed = np.sqrt(np.maximum(reach ** 2 - d[:, 2] ** 2, 0.0))
+                step = np.maximum(flat - allowed, 0.0)[:, None] * d / np.maximum(flat, 1e-9)[:, None]
+                step[:, 2] = 0.0
+                bigger = np.linalg.norm(step, axis=-1) > np.linalg.norm(need[k][frames], axis=-1)
+                need[k][frames[bigger]] = step[bigger]
+        for k in range(2):
+            shifts[k] += need[k]
+    weight = _blend_weights(holding)[:, None]
+    out = []
+    for target, shift in zip(targets, shifts):
+        held = np.zeros_like(shift)
+        for start, end in _runs(holding):  # one step per contact: the largest the contact needed
+            run = shift[start:end]
+            held[max(start - CONTACT_BLEND_FRAMES, 0):end + CONTACT_BLEND_FRAMES] = \
+                run[np.linalg.norm(run, axis=-1).argmax()]
+        out.append(target + (weight * held)[:, None])
+    return out
+
+
 PLANTED_SPEED = 0.012  # metres per frame: slower than this, a foot in contact is held still
 
 
@@ -238,7 +289,9 @@ def fit_to_rig(target, rest, planted=None):
     out = np.zeros_like(target)
     limb_parts = {j for limb in LIMBS for j in limb[1:] if j is not None}
     # the pelvis and chest orient their non-aimed children (hips, collars): rotations from the target
-    world = to_blender_rotations(ik.world_rotations(axes.blender_to_model(target), axes.blender_to_model(rest)))
+    oriented = [p for j, p in enumerate(sk.PARENTS) if p >= 0 and j not in limb_parts and ik.AIM_CHILD.get(p) != j]
+    world = axes.rotation_model_to_blender(ik.world_rotations(
+        axes.blender_to_model(target), axes.blender_to_model(rest), joints=oriented))
     def place_torso(greedy):
         for j, parent in enumerate(sk.PARENTS):
             if parent < 0 or j in limb_parts:
@@ -289,10 +342,6 @@ def _smooth_max(x, radius=4):
     return np.convolve(padded, np.ones(2 * radius + 1) / (2 * radius + 1), mode="valid")
 
 
-def to_blender_rotations(model_rotations):
-    return axes.MODEL_TO_BLENDER @ model_rotations @ axes.BLENDER_TO_MODEL
-
-
 def solve(sources, contacts, rigs, placement=None):
     """Retarget one or two people. sources: (T, 22, 3) tracks in model space; contacts: (T, 4) each;
     rigs: a RigSpec each. `placement` (4, 4), a rotation about Z plus a translation, puts the source's
@@ -302,15 +351,35 @@ def solve(sources, contacts, rigs, placement=None):
     rests = [rig.rest_joints() for rig in rigs]
     targets, _, layout = scaled_targets(world_sources, rests)
     if len(targets) == 2:
+        targets = close_in_for_handholds(targets, world_sources, rests)
         targets = apply_hand_contacts(targets, world_sources, layout)
     solved = []
-    for target, contact, rest in zip(targets, contacts, rests):
+    for target, contact, rest, rig in zip(targets, contacts, rests, rigs):
         target = target @ placement[:3, :3].T + placement[:3, 3]
         held = plant_feet(target, np.asarray(contact), rest, floor=placement[2, 3])
         fitted = fit_to_rig(held, rest, planted(target, contact))
-        model_rotations = ik.world_rotations(axes.blender_to_model(fitted), axes.blender_to_model(rest))
-        solved.append(Solved(fitted, to_blender_rotations(model_rotations)))
+        solved.append(Solved(fitted, bone_rotations(fitted, rest, rig)))
     return solved
+
+
+def bone_rotations(fitted, rest, rig):
+    """World rotations (T, 22, 3, 3) of the rig's bones for fitted joint positions. A joint whose bone
+    starts at its parent's head (interpolated in `rest_joints`) pivots about that real head, so its
+    rotation is aimed from there; otherwise its child would land off by the distance between the two."""
+    def rotations(positions, rest_positions):
+        return axes.rotation_model_to_blender(ik.world_rotations(axes.blender_to_model(positions),
+                                                                 axes.blender_to_model(rest_positions)))
+    world = rotations(fitted, rest)
+    heads = rig.mapped_heads()
+    moved = sorted(coincident_joints(heads))
+    if not moved:
+        return world
+    fitted, rest = fitted.copy(), rest.copy()
+    for j in moved:
+        p = sk.PARENTS[j]
+        fitted[:, j] = fitted[:, p] + world[:, p] @ (heads[j] - rest[p])
+        rest[j] = heads[j]
+    return rotations(fitted, rest)
 
 
 def pose_matrices(rig: RigSpec, solved: Solved):
@@ -328,11 +397,12 @@ def pose_matrices(rig: RigSpec, solved: Solved):
     pelvis_bone = int(rig.joint_bones[J["pelvis"]])
     pelvis_offset = rig.rest[pelvis_bone, :3, 3] - rig.rest[driver, :3, 3]  # armature space
     posed = np.zeros((T, N, 4, 4))
-    basis = np.zeros((T, N, 4, 4))
-    rest_inv = np.linalg.inv(rig.rest)
-    for b in range(N):  # parents come before children in Blender's bone order
+    basis = np.tile(np.eye(4), (T, N, 1, 1))  # bones outside the keyed chains stay at rest
+    rest_inv = rigid_inverse(rig.rest)
+    needed = sorted({a for b in bone_joint for a in rig.ancestors(b)})  # parents come before children
+    for b in needed:
         parent = rig.parents[b]
-        chain = rig.rest[b] if parent < 0 else posed[:, parent] @ rest_inv[parent] @ rig.rest[b]
+        chain = rig.rest[b] if parent < 0 else posed[:, parent] @ (rest_inv[parent] @ rig.rest[b])
         if b in bone_joint:
             j = bone_joint[b]
             M = np.array(np.broadcast_to(chain, (T, 4, 4)))
@@ -343,11 +413,21 @@ def pose_matrices(rig: RigSpec, solved: Solved):
                 # the driver's head sits where the pelvis bone's head lands minus their rigid offset
                 M[:, :3, 3] = pelvis_head - (R_obj.T @ solved.rotations[:, j] @ R_obj) @ pelvis_offset
             posed[:, b] = M
+            basis[:, b] = rigid_inverse(chain) @ M
         else:
             posed[:, b] = chain
-        parent_chain = rig.rest[b] if parent < 0 else posed[:, parent] @ rest_inv[parent] @ rig.rest[b]
-        basis[:, b] = np.linalg.inv(parent_chain) @ posed[:, b]
     return basis
+
+
+def rigid_inverse(M):
+    """Inverse of (..., 4, 4) rigid transforms (orthonormal rotation and a translation): a transpose,
+    several times cheaper than a general inverse, which dominated the bake."""
+    R = np.swapaxes(M[..., :3, :3], -1, -2)
+    out = np.zeros_like(M)
+    out[..., :3, :3] = R
+    out[..., :3, 3] = -(R @ M[..., :3, 3:])[..., 0]
+    out[..., 3, 3] = 1.0
+    return out
 
 
 def basis_channels(basis):

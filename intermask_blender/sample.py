@@ -7,9 +7,10 @@ from ..server.motion import axes, skeleton as sk
 
 def joint_tracks(obj, mapping, frame_start, frame_end, scene=None):
     """World positions of the mapped joints over frames [frame_start, frame_end], in model space
-    (metres, Y up): (T, 22, 3). Unmapped optional joints are interpolated from their neighbours."""
+    (metres, Y up): (T, 22, 3). Unmapped optional joints, and those whose bone starts where its parent
+    joint's does, are interpolated from their neighbours (as `RigSpec.rest_joints` does at rest)."""
     import bpy
-    from .retarget import fill_missing_joints
+    from .retarget import coincident_joints, fill_missing_joints
     scene = scene or bpy.context.scene
     names = [b.name for b in obj.pose.bones]
     index = {n: i for i, n in enumerate(names)}
@@ -28,8 +29,11 @@ def joint_tracks(obj, mapping, frame_start, frame_end, scene=None):
         scene.frame_set(current)
     heads = heads @ world[:3, :3].T + world[:3, 3]
     out = np.full((len(frames), sk.N_JOINTS, 3), np.nan)
+    rest = np.full((sk.N_JOINTS, 3), np.nan)
     for j, b in enumerate(joint_bone):
         if b >= 0:
             out[:, j] = heads[:, b]
+            rest[j] = obj.data.bones[names[b]].head_local
+    out[:, list(coincident_joints(rest))] = np.nan
     out = np.stack([fill_missing_joints(frame) for frame in out]) if np.isnan(out).any() else out
     return axes.blender_to_model(out)

@@ -14,12 +14,13 @@ import hashlib
 import json
 import pickle
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .model.sampling import SamplingOptions
 from .model.transformer import MaskTransformer, TransformerConfig
 from .model.vqvae import VQConfig, VQVAE
 from .motion.normalise import Normaliser
@@ -145,6 +146,7 @@ class LoadedModel:
     text_encoder_folder: str | None  # CLIP's weights folder; None for MiniLM (it ships in a package)
     model_id: str
     fps: int = 30
+    sampling: dict = field(default_factory=dict)  # recommended SamplingOptions values (measured per model)
 
     def eval(self):
         self.vq.eval()
@@ -198,7 +200,8 @@ def save(model: LoadedModel, folder, extra=None):
     np.savez(folder / "stats.npz", mean=model.normaliser.mean, std=model.normaliser.std)
     config = {"format": FORMAT, "version": FORMAT_VERSION, "model_id": model.model_id, "fps": model.fps,
               "text_encoder": model.text_encoder, "text_encoder_folder": model.text_encoder_folder,
-              "vq": asdict(model.vq.cfg), "transformer": asdict(model.transformer.cfg), **(extra or {})}
+              "vq": asdict(model.vq.cfg), "transformer": asdict(model.transformer.cfg),
+              **({"sampling": model.sampling} if model.sampling else {}), **(extra or {})}
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
@@ -246,8 +249,16 @@ def load(folder):
     fps = config.get("fps", 30)
     if not isinstance(fps, int) or fps <= 0 or 30 % fps:
         raise CheckpointError(f"{folder / 'config.json'}: fps must divide 30, got {fps!r}")
+    sampling = config.get("sampling", {})
+    allowed = {"steps", "guidance", "topk_ratio", "temperature"}
+    if not isinstance(sampling, dict) or set(sampling) - allowed:
+        raise CheckpointError(f"{config_path}: \"sampling\" may only set {sorted(allowed)}")
+    try:
+        SamplingOptions(**sampling)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{config_path}: invalid \"sampling\": {error}") from None
     return LoadedModel(vq, transformer, normaliser, config["text_encoder"], config.get("text_encoder_folder"),
-                       config["model_id"], fps).eval()
+                       config["model_id"], fps, sampling).eval()
 
 
 def weights_digest(folder):

@@ -100,8 +100,11 @@ class Job:
     def id(self):
         return self.request["id"]
 
-    def options(self):
-        f = self.fields
+    def options(self, recommended=None):
+        """Sampling options: the request's values, the model's recommended ones where the request gave
+        none, then the protocol's defaults."""
+        f = dict(self.fields)
+        f.update({k: v for k, v in (recommended or {}).items() if k not in f["explicit"]})
         return SamplingOptions(steps=f["steps"], guidance=f["guidance"], topk_ratio=f["topk_ratio"],
                                temperature=f["temperature"])
 
@@ -119,6 +122,7 @@ class Engine:
             torch.set_num_threads(threads)
         self.pipeline = None
         self.model_id = None
+        self.recommended = {}
         self.queue = deque()
         self.lock = threading.Condition()
         self.running = []  # jobs of the batch being sampled
@@ -156,7 +160,7 @@ class Engine:
 
     def hello(self, rid):
         return {"event": "hello", "id": rid, "protocol": protocol.VERSION, "model_id": self.model_id,
-                "model_source": self.source.describe(), "model_hash": self.model_hash, "loaded": self.pipeline is not None,
+                "model_source": self.source.describe(), "model_hash": self.model_hash, "sampling": self.recommended, "loaded": self.pipeline is not None,
                 "device": self.device, "threads": torch.get_num_threads(),
                 "capabilities": [op for op in protocol.OPS if op != "hello"],
                 "limits": {name: list(spec[2]) for name, spec in protocol.SAMPLING_FIELDS.items()},
@@ -198,7 +202,7 @@ class Engine:
             if first.op == "generate":
                 rows = first.fields["candidates"]
                 for job in list(self.queue):
-                    if job.op == "generate" and job.options() == first.options() and \
+                    if job.op == "generate" and job.options(self.recommended) == first.options(self.recommended) and \
                             rows + job.fields["candidates"] <= MAX_BATCH_ROWS:
                         self.queue.remove(job)
                         batch.append(job)
@@ -242,10 +246,12 @@ class Engine:
             model = self.source.load()
             self.pipeline = Pipeline(model, self.device)
             self.model_id = model.model_id
+            self.recommended = model.sampling
 
     def _release(self, job):
         self.pipeline = None
         self.model_id = None
+        self.recommended = {}
         import gc
         gc.collect()
         if self.device == "cuda":
@@ -272,7 +278,7 @@ class Engine:
             rows = [(job, s) for job in batch for s in job.seeds()]
             motions = self.pipeline.generate([job.fields["prompt"] for job, _ in rows],
                                              [job.fields["seconds"] for job, _ in rows], [s for _, s in rows],
-                                             batch[0].options(), on_step)
+                                             batch[0].options(self.recommended), on_step)
             sampled = time.perf_counter()
             for job in batch:
                 mine = [m for (j, _), m in zip(rows, motions) if j is job]
@@ -291,7 +297,7 @@ class Engine:
         f = job.fields
         given = F.canonicalise(f["given"])
         feats = person_features(given.positions[:: self.rate])
-        motions = self.pipeline.react(f["prompt"], feats, f["given_person"], job.seeds(), job.options(), on_step)
+        motions = self.pipeline.react(f["prompt"], feats, f["given_person"], job.seeds(), job.options(self.recommended), on_step)
         self._send_result(job, motions, given, start, loaded, time.perf_counter())
 
     def _inpaint(self, job, start, loaded, on_step):
@@ -300,7 +306,7 @@ class Engine:
         r = self.rate
         feats = np.stack([person_features(frame.positions[::r]), person_features(frame.from_world(f["motion"][1])[::r])])
         motions = self.pipeline.inpaint(f["prompt"], feats, f["start_frame"] // r, -(-f["end_frame"] // r), f["persons"],
-                                        job.seeds(), job.options(), on_step)
+                                        job.seeds(), job.options(self.recommended), on_step)
         self._send_result(job, motions, frame, start, loaded, time.perf_counter())
 
     def _send_result(self, job, motions, frame, start, loaded, sampled, batch_rows=None):

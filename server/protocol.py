@@ -199,6 +199,8 @@ def sampling_fields(request):
     fields = {"prompt": prompt.strip()}
     for name, (kind, default, bounds) in SAMPLING_FIELDS.items():
         fields[name] = _number(request, name, kind, default, bounds)
+    # the model's recommended settings (config.json "sampling") replace defaults, never values asked for
+    fields["explicit"] = frozenset(name for name in SAMPLING_FIELDS if name in request)
     return fields
 
 

@@ -304,3 +304,21 @@ def test_fuzz_every_malformed_line_gets_an_error_and_the_process_survives(model_
     finally:
         p.stdin.close()
         p.wait(60)
+
+
+def test_a_models_recommended_sampling_fills_only_what_the_request_leaves_out(model_folder, tmp_path):
+    """config.json "sampling" replaces the protocol's defaults; values a request sets still win."""
+    tuned = small_model()
+    tuned.sampling = {"temperature": 0.3}
+    checkpoints.save(tuned, tmp_path)
+    assert checkpoints.load(tmp_path).sampling == {"temperature": 0.3}
+    plain, recommended = make_client(model_folder), make_client(tmp_path)
+    try:
+        def tracks(c, **fields):
+            return decode_motion(c.generate("two people bow", seed=3, **FAST, **fields).wait(120))[0][0]
+        np.testing.assert_array_equal(tracks(recommended), tracks(plain, temperature=0.3))
+        np.testing.assert_array_equal(tracks(recommended, temperature=1.0), tracks(plain))
+        assert not np.array_equal(tracks(plain), tracks(plain, temperature=0.3))  # the setting matters
+    finally:
+        plain.stop()
+        recommended.stop()

@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,9 @@ def physics_of(feature_list, families, fps):
     return physics.summarise([physics.measure(*positions(f), fps, fam) for f, fam in zip(feature_list, families)])
 
 
-def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=2.0, steps=None, log=print):
+def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=None, log=print):
+    """Unset guidance and steps take the model's recommended sampling settings (config.json), as the
+    generator process does."""
     model = load_model(model_dir)
     fps = model.fps
     train_clips = data.load("synthetic", corpus_dir, "train", fps)
@@ -50,7 +53,8 @@ def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=2.0, steps=Non
 
     items = prompts()
     pipeline = Pipeline(model)
-    options = SamplingOptions(guidance=guidance, **({"steps": steps} if steps else {}))
+    asked = {k: v for k, v in (("guidance", guidance), ("steps", steps)) if v is not None}
+    options = SamplingOptions(**{**model.sampling, **asked})
     started = time.perf_counter()
     generated = []
     for i in range(0, len(items), 16):
@@ -67,7 +71,7 @@ def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=2.0, steps=Non
     for (fam, _), hit in zip(items, hits):
         per_family.setdefault(fam, []).append(hit)
     return {
-        "model": str(model_dir), "model_id": model.model_id, "fps": fps, "seconds": seconds, "guidance": guidance,
+        "model": str(model_dir), "model_id": model.model_id, "fps": fps, "seconds": seconds, "sampling": asdict(options),
         "prompts": len(items), "top1": float(np.mean(hits)), "recogniser_top1_on_corpus": corpus_top1,
         "per_family_top1": {k: float(np.mean(v)) for k, v in sorted(per_family.items())},
         "physics_generated": generated_physics, "physics_corpus": corpus_physics, "physics_ratio": ratios,
@@ -82,7 +86,7 @@ def main(argv=None):
     parser.add_argument("--model", default="server/weights/default")
     parser.add_argument("--corpus", default="runs/default/corpus")
     parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--guidance", type=float, default=2.0)
+    parser.add_argument("--guidance", type=float, help="default: the model's recommended setting")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out")
     args = parser.parse_args(argv)

@@ -33,12 +33,19 @@ def _normalise(v, eps=1e-9):
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), eps)
 
 
+def _cross(a, b):
+    """np.cross for (..., 3) arrays, without its axis juggling (a large share of a solve's time)."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
+
 def frames_from(primary, secondary):
     """Orthonormal frames (..., 3, 3): column 0 along primary, column 1 the part of secondary
     perpendicular to it, column 2 their cross product."""
     x = _normalise(primary)
     y = _normalise(secondary - (secondary * x).sum(-1, keepdims=True) * x)
-    return np.stack([x, y, np.cross(x, y)], axis=-1)
+    return np.stack([x, y, _cross(x, y)], axis=-1)
 
 
 def _smoothstep(x, lo, hi):
@@ -46,16 +53,20 @@ def _smoothstep(x, lo, hi):
     return t * t * (3 - 2 * t)
 
 
-def world_rotations(positions, rest=None):
+def world_rotations(positions, rest=None, joints=None):
     """Positions (T, 22, 3) -> world rotations (T, 22, 3, 3) that carry the rest pose's bone directions
-    onto the posed ones (exactly for each joint's aimed child)."""
+    onto the posed ones (exactly for each joint's aimed child). With `joints`, only those joints and
+    their ancestors are computed; the other rotations are left zero."""
     rest = rest_positions() if rest is None else np.asarray(rest, dtype=np.float64)
     p = np.asarray(positions, dtype=np.float64)
     T = p.shape[0]
     G = np.zeros((T, sk.N_JOINTS, 3, 3))
     hips = p[:, J["left_hip"]] - p[:, J["right_hip"]]
     shoulders = p[:, J["left_shoulder"]] - p[:, J["right_shoulder"]]
+    needed = set(range(sk.N_JOINTS)) if joints is None else {a for j in joints for a in _ancestors(j)}
     for j, parent in enumerate(sk.PARENTS):
+        if j not in needed:
+            continue
         if j not in AIM_CHILD:
             G[:, j] = G[:, parent]
             continue
@@ -77,7 +88,7 @@ def world_rotations(positions, rest=None):
                 mid = HINGES[j][0]  # the hinge joint (knee or elbow) of this limb
                 upper = p[:, mid] - p[:, sk.PARENTS[mid]]
                 lower = p[:, AIM_CHILD[mid]] - p[:, mid]
-                normal = np.cross(_normalise(upper), _normalise(lower))
+                normal = _cross(_normalise(upper), _normalise(lower))
                 bend = np.linalg.norm(normal, axis=-1, keepdims=True)  # sin of the bend angle
                 normal = normal * np.where((normal * carried).sum(-1, keepdims=True) < 0, -1.0, 1.0)
                 w = _smoothstep(bend, 0.05, 0.25)
@@ -86,6 +97,14 @@ def world_rotations(positions, rest=None):
         F_rest = frames_from(aim_rest, np.asarray(ref_rest))
         G[:, j] = F @ F_rest.T
     return G
+
+
+def _ancestors(j):
+    out = []
+    while j >= 0:
+        out.append(j)
+        j = sk.PARENTS[j]
+    return out
 
 
 def _perpendicular(v):
