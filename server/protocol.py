@@ -1,8 +1,10 @@
 """The generator's JSON-lines protocol, version 1: one JSON object per line each way.
 
 Requests (client -> server) carry an "op" and an "id" (a string the replies repeat):
-  hello                              -> hello event (protocol, model id, device, capabilities, limits)
-  generate  prompt, seconds, seed, candidates, steps, guidance, topk_ratio, temperature
+  hello                              -> hello event (protocol, model id, device, capabilities, limits,
+                                        and once the model is loaded its recommended sampling settings)
+  generate  prompt, seconds, seed, candidates, steps, guidance, topk_ratio, temperature (sampling fields
+            a request leaves out take the model's recommended value, else the protocol's default)
   react     the same plus given (one person's joint positions), given_person
   inpaint   the same plus motion (both persons' positions), start_frame, end_frame, persons
   cancel    target (the id of a queued or running request) -> ack; the target ends with error "cancelled"

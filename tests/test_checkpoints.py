@@ -198,3 +198,17 @@ def test_corrupt_safetensors_in_our_format(small_official, tmp_path_factory):
     (out / "config.json").write_text("{not json")
     with pytest.raises(ck.CheckpointError, match="not valid JSON"):
         ck.load(out)
+
+
+@pytest.mark.parametrize("sampling, problem", [({"temprature": 0.5}, "may only set"),
+                                               ({"temperature": -1.0}, "temperature must be positive"),
+                                               ([0.5], "may only set")])
+def test_recommended_sampling_in_a_config_is_checked(tmp_path, sampling, problem):
+    import json
+    from small_models import small_model
+    ck.save(small_model(), tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["sampling"] = sampling
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ck.CheckpointError, match=problem):
+        ck.load(tmp_path)
