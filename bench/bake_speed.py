@@ -50,7 +50,7 @@ def main():
             quats, locs = retarget.basis_channels(retarget.pose_matrices(spec, solved))
             obj.animation_data_create().action = bpy.data.actions.new("baseline")
             root = spec.root_driver()
-            for b in bake.keyed_bones(spec):
+            for b in spec.keyed_bones():
                 pb = obj.pose.bones[spec.bone_names[b]]
                 for t in range(args.frames):
                     pb.rotation_quaternion = quats[t, b]

@@ -14,11 +14,6 @@ def action_name(prompt, rig_name, limit=48, suffix=""):
     return f"IM {slug} ({rig_name}){suffix}"
 
 
-def keyed_bones(rig):
-    """Mapped bones and every bone above them (so unmapped parents sit at rest in the new action)."""
-    return sorted({a for b in rig.joint_bones[rig.joint_bones >= 0] for a in rig.ancestors(b)})
-
-
 def channels(obj, rig, solved):
     """Every keyed channel of `solved` on `obj` -> [(data path, index, bone, values (T,))], in the
     rotation mode of each pose bone (Euler values kept continuous)."""
@@ -27,7 +22,7 @@ def channels(obj, rig, solved):
     quats, locs = basis_channels(pose_matrices(rig, solved))
     root_bones = set(rig.ancestors(rig.root_driver()))
     out = []
-    for b in keyed_bones(rig):
+    for b in rig.keyed_bones():
         bone = rig.bone_names[b]
         path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"]'
         mode = obj.pose.bones[bone].rotation_mode

@@ -44,11 +44,11 @@ class RigSpec:
 
     def ancestors(self, b):
         """Bone b and the bones above it, nearest first."""
-        out = []
-        while b >= 0:
-            out.append(int(b))
-            b = self.parents[b]
-        return out
+        return sk.ancestors(b, self.parents)
+
+    def keyed_bones(self):
+        """Mapped bones and every bone above them, parents first (so unmapped parents are keyed at rest)."""
+        return sorted({a for b in self.joint_bones[self.joint_bones >= 0] for a in self.ancestors(b)})
 
     def root_driver(self):
         """The bone that carries the pelvis joint's motion: the lowest common ancestor of every mapped
@@ -399,8 +399,7 @@ def pose_matrices(rig: RigSpec, solved: Solved):
     posed = np.zeros((T, N, 4, 4))
     basis = np.tile(np.eye(4), (T, N, 1, 1))  # bones outside the keyed chains stay at rest
     rest_inv = rigid_inverse(rig.rest)
-    needed = sorted({a for b in bone_joint for a in rig.ancestors(b)})  # parents come before children
-    for b in needed:
+    for b in rig.keyed_bones():  # parents before children; the root driver is among them
         parent = rig.parents[b]
         chain = rig.rest[b] if parent < 0 else posed[:, parent] @ (rest_inv[parent] @ rig.rest[b])
         if b in bone_joint:

@@ -63,7 +63,7 @@ def world_rotations(positions, rest=None, joints=None):
     G = np.zeros((T, sk.N_JOINTS, 3, 3))
     hips = p[:, J["left_hip"]] - p[:, J["right_hip"]]
     shoulders = p[:, J["left_shoulder"]] - p[:, J["right_shoulder"]]
-    needed = set(range(sk.N_JOINTS)) if joints is None else {a for j in joints for a in _ancestors(j)}
+    needed = set(range(sk.N_JOINTS)) if joints is None else {a for j in joints for a in sk.ancestors(j)}
     for j, parent in enumerate(sk.PARENTS):
         if j not in needed:
             continue
@@ -97,14 +97,6 @@ def world_rotations(positions, rest=None, joints=None):
         F_rest = frames_from(aim_rest, np.asarray(ref_rest))
         G[:, j] = F @ F_rest.T
     return G
-
-
-def _ancestors(j):
-    out = []
-    while j >= 0:
-        out.append(j)
-        j = sk.PARENTS[j]
-    return out
 
 
 def _perpendicular(v):

@@ -28,6 +28,15 @@ LEFT_JOINTS = (1, 4, 7, 10, 13, 16, 18, 20)
 RIGHT_JOINTS = (2, 5, 8, 11, 14, 17, 19, 21)
 
 
+def ancestors(j, parents=PARENTS):
+    """Joint (or bone) j and those above it, nearest first, in a hierarchy given by parent indices."""
+    out = []
+    while j >= 0:
+        out.append(int(j))
+        j = parents[j]
+    return out
+
+
 def _mirror_permutation():
     perm = list(range(N_JOINTS))
     for left, right in zip(LEFT_JOINTS, RIGHT_JOINTS):
