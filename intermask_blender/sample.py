@@ -34,6 +34,8 @@ def joint_tracks(obj, mapping, frame_start, frame_end, scene=None):
         if b >= 0:
             out[:, j] = heads[:, b]
             rest[j] = obj.data.bones[names[b]].head_local
+    # in world space, as RigSpec.mapped_heads judges them (an imported rig's object scale may be 0.01)
+    rest = rest @ world[:3, :3].T + world[:3, 3]
     out[:, list(coincident_joints(rest))] = np.nan
     out = np.stack([fill_missing_joints(frame) for frame in out]) if np.isnan(out).any() else out
     return axes.blender_to_model(out)

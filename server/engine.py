@@ -160,7 +160,8 @@ class Engine:
 
     def hello(self, rid):
         return {"event": "hello", "id": rid, "protocol": protocol.VERSION, "model_id": self.model_id,
-                "model_source": self.source.describe(), "model_hash": self.model_hash, "sampling": self.recommended, "loaded": self.pipeline is not None,
+                "model_source": self.source.describe(), "model_hash": self.model_hash,
+                "loaded": self.pipeline is not None, "sampling": self.recommended,
                 "device": self.device, "threads": torch.get_num_threads(),
                 "capabilities": [op for op in protocol.OPS if op != "hello"],
                 "limits": {name: list(spec[2]) for name, spec in protocol.SAMPLING_FIELDS.items()},
@@ -202,7 +203,7 @@ class Engine:
             if first.op == "generate":
                 rows = first.fields["candidates"]
                 for job in list(self.queue):
-                    if job.op == "generate" and job.options(self.recommended) == first.options(self.recommended) and \
+                    if job.op == "generate" and self.options(job) == self.options(first) and \
                             rows + job.fields["candidates"] <= MAX_BATCH_ROWS:
                         self.queue.remove(job)
                         batch.append(job)
@@ -241,6 +242,10 @@ class Engine:
         for job in batch:
             self.emit(protocol.error_event(job.id, code, message, field, allowed))
 
+    def options(self, job):
+        """A job's sampling options under the loaded model's recommendations."""
+        return job.options(self.recommended)
+
     def _ensure_model(self):
         if self.pipeline is None:
             model = self.source.load()
@@ -278,7 +283,7 @@ class Engine:
             rows = [(job, s) for job in batch for s in job.seeds()]
             motions = self.pipeline.generate([job.fields["prompt"] for job, _ in rows],
                                              [job.fields["seconds"] for job, _ in rows], [s for _, s in rows],
-                                             batch[0].options(self.recommended), on_step)
+                                             self.options(batch[0]), on_step)
             sampled = time.perf_counter()
             for job in batch:
                 mine = [m for (j, _), m in zip(rows, motions) if j is job]
@@ -297,7 +302,7 @@ class Engine:
         f = job.fields
         given = F.canonicalise(f["given"])
         feats = person_features(given.positions[:: self.rate])
-        motions = self.pipeline.react(f["prompt"], feats, f["given_person"], job.seeds(), job.options(self.recommended), on_step)
+        motions = self.pipeline.react(f["prompt"], feats, f["given_person"], job.seeds(), self.options(job), on_step)
         self._send_result(job, motions, given, start, loaded, time.perf_counter())
 
     def _inpaint(self, job, start, loaded, on_step):
@@ -306,7 +311,7 @@ class Engine:
         r = self.rate
         feats = np.stack([person_features(frame.positions[::r]), person_features(frame.from_world(f["motion"][1])[::r])])
         motions = self.pipeline.inpaint(f["prompt"], feats, f["start_frame"] // r, -(-f["end_frame"] // r), f["persons"],
-                                        job.seeds(), job.options(self.recommended), on_step)
+                                        job.seeds(), self.options(job), on_step)
         self._send_result(job, motions, frame, start, loaded, time.perf_counter())
 
     def _send_result(self, job, motions, frame, start, loaded, sampled, batch_rows=None):
