@@ -50,13 +50,13 @@ def main():
             quats, locs = retarget.basis_channels(retarget.pose_matrices(spec, solved))
             obj.animation_data_create().action = bpy.data.actions.new("baseline")
             root = spec.root_driver()
-            for b in spec.keyed_bones():
+            for k, b in enumerate(spec.keyed_bones()):
                 pb = obj.pose.bones[spec.bone_names[b]]
                 for t in range(args.frames):
-                    pb.rotation_quaternion = quats[t, b]
+                    pb.rotation_quaternion = quats[t, k]
                     pb.keyframe_insert("rotation_quaternion", frame=t + 1)
                     if b == root:
-                        pb.location = locs[t, b]
+                        pb.location = locs[t, k]
                         pb.keyframe_insert("location", frame=t + 1)
 
     print(f"bpy {bpy.app.version_string}: 2 rigs x {args.frames} frames, 22 bones "

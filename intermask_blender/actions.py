@@ -37,29 +37,41 @@ def fcurves_of(action, obj):
     return strip.channelbag(slot, ensure=True)
 
 
-def new_fcurve(container, data_path, index, group):
+def fcurve_maker(container):
+    """fcurves.new(data_path, index, group) for this Blender: how a group is given differs by version."""
     params = container.fcurves.bl_rna.functions["new"].parameters
     if "group_name" in params:  # 5.0
-        return container.fcurves.new(data_path, index=index, group_name=group)
+        return lambda path, index, group: container.fcurves.new(path, index=index, group_name=group)
     if "action_group" in params:  # 4.2
-        return container.fcurves.new(data_path, index=index, action_group=group)
-    fc = container.fcurves.new(data_path, index=index)  # 4.4 / 4.5 channelbags
-    fc.group = container.groups.get(group) or container.groups.new(group)
-    return fc
+        return lambda path, index, group: container.fcurves.new(path, index=index, action_group=group)
+
+    def channelbag_curve(path, index, group):  # 4.4 / 4.5 channelbags
+        fc = container.fcurves.new(path, index=index)
+        fc.group = container.groups.get(group) or container.groups.new(group)
+        return fc
+    return channelbag_curve
 
 
-def write_keys(container, data_path, index, group, frames, values):
-    """Bulk keys: keyframe_points.add + foreach_set, linear interpolation."""
+def write_keys(container, frames, curves):
+    """Bulk keys, linear interpolation: one new F-curve per (data_path, index, group, values) in `curves`,
+    keyed at `frames` (keyframe_points.add + foreach_set). What Blender offers per call is looked up once:
+    per curve, the lookups cost twice the key writing itself."""
     import numpy as np
-    fc = new_fcurve(container, data_path, index, group)
+    make = fcurve_maker(container)
     n = len(frames)
-    fc.keyframe_points.add(n)
     co = np.empty(2 * n, dtype=np.float32)
-    co[0::2], co[1::2] = frames, values
-    fc.keyframe_points.foreach_set("co", co)
-    fc.keyframe_points.foreach_set("interpolation", np.full(n, _linear(), dtype=np.int32))
-    fc.update()
-    return fc
+    co[0::2] = frames
+    linear = np.full(n, _linear(), dtype=np.int32)
+    out = []
+    for data_path, index, group, values in curves:
+        fc = make(data_path, index, group)
+        fc.keyframe_points.add(n)
+        co[1::2] = values
+        fc.keyframe_points.foreach_set("co", co)
+        fc.keyframe_points.foreach_set("interpolation", linear)
+        fc.update()
+        out.append(fc)
+    return out
 
 
 def stash(obj, track_name="[Action Stash]"):

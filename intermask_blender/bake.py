@@ -22,24 +22,24 @@ def channels(obj, rig, solved):
     quats, locs = basis_channels(pose_matrices(rig, solved))
     root_bones = set(rig.ancestors(rig.root_driver()))
     out = []
-    for b in rig.keyed_bones():
+    for k, b in enumerate(rig.keyed_bones()):
         bone = rig.bone_names[b]
         path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"]'
         mode = obj.pose.bones[bone].rotation_mode
         if mode == "QUATERNION":
-            out += [(f"{path}.rotation_quaternion", i, bone, quats[:, b, i]) for i in range(4)]
+            out += [(f"{path}.rotation_quaternion", i, bone, quats[:, k, i]) for i in range(4)]
         elif mode == "AXIS_ANGLE":
-            aa = np.array([[angle, *axis] for axis, angle in (Quaternion(q).to_axis_angle() for q in quats[:, b])])
+            aa = np.array([[angle, *axis] for axis, angle in (Quaternion(q).to_axis_angle() for q in quats[:, k])])
             out += [(f"{path}.rotation_axis_angle", i, bone, aa[:, i]) for i in range(4)]
         else:
             eulers, previous = [], None
-            for q in quats[:, b]:
+            for q in quats[:, k]:
                 previous = Quaternion(q).to_euler(mode) if previous is None else Quaternion(q).to_euler(mode, previous)
                 eulers.append(tuple(previous))
             eulers = np.array(eulers)
             out += [(f"{path}.rotation_euler", i, bone, eulers[:, i]) for i in range(3)]
         if b in root_bones:
-            out += [(f"{path}.location", i, bone, locs[:, b, i]) for i in range(3)]
+            out += [(f"{path}.location", i, bone, locs[:, k, i]) for i in range(3)]
     return out
 
 
@@ -54,9 +54,7 @@ def bake(obj, rig, solved, name, start_frame=1, stash=True):
     if stash:
         actions.stash(obj)
     actions.assign(obj, action)
-    container = actions.fcurves_of(action, obj)
-    for path, index, bone, v in values:
-        actions.write_keys(container, path, index, bone, frames, v)
+    actions.write_keys(actions.fcurves_of(action, obj), frames, values)
     action["intermask"] = True
     return action
 
@@ -77,12 +75,13 @@ def splice_range(obj, rig, solved, name, solved_start, start, end, source=None, 
         actions.stash(obj)
     actions.assign(obj, action)
     container = actions.fcurves_of(action, obj)
+    make = actions.fcurve_maker(container)
     for path, index, bone, v in values:
         fc = actions.find_fcurve(container, path, index)
         if fc is None:
             constant = splice.default_value(path, index)
             old_keys, old_curve = [], lambda f, c=constant: np.full(len(f), c)
-            fc = actions.new_fcurve(container, path, index, bone)
+            fc = make(path, index, bone)
         else:
             old_keys = [k.co[0] for k in fc.keyframe_points]
             old_curve = lambda f, fc=fc: np.array([fc.evaluate(x) for x in f])  # noqa: E731

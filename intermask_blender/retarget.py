@@ -12,10 +12,12 @@ For a pair of characters, all in Blender world space (metres, Z up):
    and bone roll need no special case), then local pose matrices through the rig's whole hierarchy."""
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
-from ..server.motion import axes, ik, skeleton as sk
+from ..server.motion import axes, ik, kinematics, skeleton as sk
+from . import bonemap
 from ..server.motion.rotations import make_continuous, matrix_to_quaternion
 
 J = sk.JOINT_INDEX
@@ -73,35 +75,89 @@ class RigSpec:
         return out
 
     def rest_joints(self):
-        """(22, 3) world positions of the joints at rest; unmapped optional joints interpolated."""
-        out = self.mapped_heads()
-        out[list(coincident_joints(out))] = np.nan
-        return fill_missing_joints(out)
+        """(22, 3) world positions of the rig's SMPL joints at rest (see `smpl_joints`)."""
+        return smpl_joints(self.mapped_heads())
+
+    def carriers(self):
+        """(22,) the bone each joint rides on. A hard joint is the head of its own bone. A soft one rides,
+        as SMPL's joints ride on their parent's, on a bone between its parent joint's and its own: the one
+        it lies along at rest (a BVH spine's unmapped LowerBack, say). A missing one rides on its parent
+        joint's bone (the nearest mapped one above)."""
+        bones = self.joint_bones
+        heads = self.rest[:, :3, 3]
+        points = np.concatenate([self.rest_joints(), np.ones((sk.N_JOINTS, 1))], axis=-1) \
+            @ np.linalg.inv(self.object_matrix).T
+        out = np.array(bones)
+        for j, p in enumerate(sk.PARENTS):
+            if p < 0 or (bones[j] >= 0 and j not in SOFT_JOINTS):
+                continue
+            while bones[p] < 0:
+                p = sk.PARENTS[p]
+            out[j] = bones[p]
+            path = self.ancestors(int(bones[j]))[::-1] if bones[j] >= 0 else []
+            if int(bones[p]) in path:  # bones from the parent joint's down to this joint's
+                path = path[path.index(int(bones[p])):]
+                gaps = [_segment_distance(points[j, :3], heads[a], heads[b]) for a, b in zip(path, path[1:])]
+                out[j] = path[int(np.argmin(gaps))]
+        return out
+
+    def anchors(self):
+        """Each joint as a point fixed in its carrier bone: (carriers (22,), (22, 4) homogeneous points in
+        the carriers' rest frames), so posed joints are `pose_matrix[carrier] @ point` in armature space."""
+        carriers = self.carriers()
+        world = np.concatenate([self.rest_joints(), np.ones((sk.N_JOINTS, 1))], axis=-1)
+        armature = world @ np.linalg.inv(self.object_matrix).T
+        return carriers, np.einsum("jab,jb->ja", rigid_inverse(self.rest[carriers]), armature)
 
 
-def coincident_joints(joints, tolerance=0.01):
-    """Optional joints whose bone starts where their parent's does (CMU's collars start at the chest):
-    such a joint says nothing of its own, so it is interpolated instead."""
-    optional = {sk.JOINT_INDEX[name] for name in ("spine1", "spine2", "neck", "left_collar", "right_collar")}
-    return {j for j in optional if not np.isnan(joints[j]).any()
-            and np.linalg.norm(joints[j] - joints[sk.PARENTS[j]]) < tolerance}
+# Joints whose place rigs disagree on: the pelvis and the spine joints (the bones of a spine are cut
+# anywhere), the collars (the chest, the sternum or the shoulder). Each is put where SMPL has it relative
+# to the hips and shoulders, which every rig places alike; the rest are the heads of their bones.
+SOFT_JOINTS = tuple(J[n] for n in ("pelvis", "spine1", "spine2", "spine3", "left_collar", "right_collar"))
 
 
-def fill_missing_joints(joints):
-    """Interpolate optional joints a rig may lack (spine2, the collars, the toes)."""
-    out = np.array(joints, dtype=np.float64)
-    gaps = {J["spine2"]: (J["spine1"], J["spine3"], 0.5), J["spine1"]: (J["pelvis"], J["spine3"], 1 / 3),
-            J["left_collar"]: (J["spine3"], J["left_shoulder"], 0.5),
-            J["right_collar"]: (J["spine3"], J["right_shoulder"], 0.5), J["neck"]: (J["spine3"], J["head"], 0.5)}
-    for j, (a, b, t) in gaps.items():
-        if np.isnan(out[j]).any():
-            out[j] = (1 - t) * out[a] + t * out[b]
+def _segment_distance(x, a, b):
+    t = np.clip((x - a) @ (b - a) / max((b - a) @ (b - a), 1e-12), 0.0, 1.0)
+    return float(np.linalg.norm(x - (a + t * (b - a))))
+
+
+def _torso_frames(joints):
+    """Per soft joint, (3, 3) columns: hips-to-shoulders, mid-shoulders to the joint's side's shoulder, and
+    their normal scaled like the first; origin the mid-hips point."""
+    hips = 0.5 * (joints[J["left_hip"]] + joints[J["right_hip"]])
+    shoulders = 0.5 * (joints[J["left_shoulder"]] + joints[J["right_shoulder"]])
+    up = shoulders - hips
+    frames = []
+    for j in SOFT_JOINTS:
+        side = joints[J["right_shoulder"]] if sk.JOINT_NAMES[j].startswith("right") else joints[J["left_shoulder"]]
+        across = side - shoulders
+        normal = np.cross(up, across)
+        frames.append(np.stack([up, across, normal * np.linalg.norm(up) / np.linalg.norm(normal)], axis=1))
+    return hips, np.stack(frames)
+
+
+@lru_cache(maxsize=1)
+def _smpl_soft_coordinates():
+    """The soft joints of our SMPL rest pose in their torso frames (exact for an SMPL-proportioned rig)."""
+    smpl = axes.model_to_blender(kinematics.rest_positions())
+    origin, frames = _torso_frames(smpl)
+    return np.linalg.solve(frames, (smpl[list(SOFT_JOINTS)] - origin)[..., None])[..., 0]
+
+
+def smpl_joints(heads):
+    """(22, 3) mapped bone heads (NaN where unmapped) -> the rig's SMPL joints: soft joints placed like
+    SMPL's, unmapped optional joints (neck, toes) interpolated."""
+    out = np.array(heads, dtype=np.float64)
+    missing = [name for name in bonemap.REQUIRED if np.isnan(out[J[name]]).any()]
+    if missing:
+        raise ValueError(f"the rig has no bones for {', '.join(missing)}")
+    origin, frames = _torso_frames(out)
+    out[list(SOFT_JOINTS)] = origin + (frames @ _smpl_soft_coordinates()[..., None])[..., 0]
+    if np.isnan(out[J["neck"]]).any():
+        out[J["neck"]] = 0.5 * (out[J["spine3"]] + out[J["head"]])
     for toe, ankle in ((J["left_foot"], J["left_ankle"]), (J["right_foot"], J["right_ankle"])):
         if np.isnan(out[toe]).any():  # a foot pointing forward (-Y in Blender), down at the floor
             out[toe] = out[ankle] + np.array([0.0, -0.12, -out[ankle][2] * 0.6])
-    missing = [sk.JOINT_NAMES[j] for j in range(sk.N_JOINTS) if np.isnan(out[j]).any()]
-    if missing:
-        raise ValueError(f"the rig has no bones for {', '.join(missing)}")
     return out
 
 
@@ -282,33 +338,26 @@ def plant_feet(target, contacts, rest, floor=0.0):
 
 
 def fit_to_rig(target, rest, planted=None):
-    """Joint positions with the rig's bone lengths: the pelvis placed so the hips match, spine, neck and
-    head following the target directions, limbs reaching their end targets by two-bone IK (the body
+    """Joint positions with the rig's bone lengths: the torso in the target's shape, placed where it fits
+    the target's best, limbs reaching their end targets by two-bone IK (the body
     lowered where a planted foot would be out of reach). All (T, 22, 3), Blender world space."""
     lengths = {j: np.linalg.norm(rest[j] - rest[p]) for j, p in enumerate(sk.PARENTS) if p >= 0}
     out = np.zeros_like(target)
     limb_parts = {j for limb in LIMBS for j in limb[1:] if j is not None}
     # the pelvis and chest orient their non-aimed children (hips, collars): rotations from the target
-    oriented = [p for j, p in enumerate(sk.PARENTS) if p >= 0 and j not in limb_parts and ik.AIM_CHILD.get(p) != j]
-    world = axes.rotation_model_to_blender(ik.world_rotations(
-        axes.blender_to_model(target), axes.blender_to_model(rest), joints=oriented))
-    def place_torso(greedy):
-        for j, parent in enumerate(sk.PARENTS):
-            if parent < 0 or j in limb_parts:
-                continue
-            if ik.AIM_CHILD.get(parent) == j:
-                # aim at the target itself from where the parent landed, so errors do not pile up
-                start = out[:, parent] if greedy else target[:, parent]
-                out[:, j] = out[:, parent] + lengths[j] * _normalise(target[:, j] - start)
-            else:
-                out[:, j] = out[:, parent] + world[:, parent] @ (rest[j] - rest[parent])
-
-    # rigs disagree on where the pelvis joint sits, so one joint alone is a poor anchor: place the body
-    # where its torso best fits the target's, then aim the chain from there
+    world = axes.rotation_model_to_blender(ik.world_rotations(axes.blender_to_model(target),
+                                                              axes.blender_to_model(rest)))
+    # the torso keeps the target's shape with the rig's bone lengths (an aimed child along the target's own
+    # direction, the others turning with their parent), then goes where it best fits the target's torso:
+    # rigs disagree on where the pelvis joint sits, so one joint alone is a poor anchor
     placed = [j for j in range(sk.N_JOINTS) if j not in limb_parts]
-    place_torso(greedy=False)
-    out[:, 0] = target[:, 0] + (target[:, TORSO] - (out[:, TORSO] - out[:, :1] + target[:, :1])).mean(1)
-    place_torso(greedy=True)
+    for j in placed[1:]:  # parents first
+        parent = sk.PARENTS[j]
+        if ik.AIM_CHILD.get(parent) == j:
+            out[:, j] = out[:, parent] + lengths[j] * _normalise(target[:, j] - target[:, parent])
+        else:
+            out[:, j] = out[:, parent] + world[:, parent] @ (rest[j] - rest[parent])
+    out[:, placed] += (target[:, TORSO] - out[:, TORSO]).mean(1)[:, None]
     if planted is not None:
         drop = np.zeros(len(target))
         for (hip, knee, ankle, _), side in zip(LIMBS[:2], (slice(0, 2), slice(2, 4))):
@@ -318,8 +367,7 @@ def fit_to_rig(target, rest, planted=None):
             need = d[:, 2] - np.sqrt(reach ** 2 - flat)
             drop = np.maximum(drop, np.where(planted[:, side].any(-1), need, 0.0))
         drop = _smooth_max(np.maximum(drop, 0.0))
-        out[:, [j for j in range(sk.N_JOINTS) if j not in limb_parts]] -= \
-            np.array([0.0, 0.0, 1.0]) * drop[:, None, None]
+        out[:, placed] -= np.array([0.0, 0.0, 1.0]) * drop[:, None, None]
     target = target.copy()
     if planted is not None:  # a planted toe with a lifting heel: the foot pivots about the toe
         for (_, _, ankle, toe), toe_channel in zip(LIMBS[:2], (1, 3)):
@@ -363,58 +411,90 @@ def solve(sources, contacts, rigs, placement=None):
 
 
 def bone_rotations(fitted, rest, rig):
-    """World rotations (T, 22, 3, 3) of the rig's bones for fitted joint positions. A joint whose bone
-    starts at its parent's head (interpolated in `rest_joints`) pivots about that real head, so its
-    rotation is aimed from there; otherwise its child would land off by the distance between the two."""
-    def rotations(positions, rest_positions):
-        return axes.rotation_model_to_blender(ik.world_rotations(axes.blender_to_model(positions),
-                                                                 axes.blender_to_model(rest_positions)))
-    world = rotations(fitted, rest)
-    heads = rig.mapped_heads()
-    moved = sorted(coincident_joints(heads))
-    if not moved:
-        return world
-    fitted, rest = fitted.copy(), rest.copy()
-    for j in moved:
-        p = sk.PARENTS[j]
-        fitted[:, j] = fitted[:, p] + world[:, p] @ (heads[j] - rest[p])
-        rest[j] = heads[j]
-    return rotations(fitted, rest)
+    """World rotations (T, 22, 3, 3) of the rig's bones for fitted joint positions. A bone pivots about its
+    head, which is not its joint where the joint is a soft one (or a missing joint rides on it): so, parents
+    first, each bone's rotation is turned until the joint it aims at lands where fitted, from where the
+    bone's head really lands."""
+    world = axes.rotation_model_to_blender(ik.world_rotations(axes.blender_to_model(fitted),
+                                                              axes.blender_to_model(rest)))
+    heads, bones = rig.mapped_heads(), rig.joint_bones
+    if (bones >= 0).all() and np.allclose(heads, rest, atol=1e-6):
+        return world  # every joint is its bone's head (an SMPL-proportioned rig): nothing to turn
+    carriers = rig.carriers()
+    owner = {int(b): j for j, b in enumerate(bones) if b >= 0}
+    owner.setdefault(rig.root_driver(), J["pelvis"])  # an unmapped common ancestor moves with the pelvis
+    pelvis = J["pelvis"]
+    pivots = {j: next(owner[a] for a in rig.ancestors(int(bones[j]))[1:] if a in owner)
+              for j in owner.values() if j != pelvis}
+    rotations = world.copy()
+    # the pelvis keeps its rotation from the joints: it carries the pelvis joint, placed exactly
+    landed = {pelvis: fitted[:, pelvis] - world[:, pelvis] @ (rest[pelvis] - heads[pelvis])}
+    for j in sorted(pivots, key=lambda j: bones[j]):  # parents first
+        pivot = pivots[j]
+        landed[j] = landed[pivot] + rotations[:, pivot] @ (heads[j] - heads[pivot])
+        if j not in ik.AIM_CHILD:
+            rotations[:, j] = rotations[:, sk.PARENTS[j]]
+            continue
+        c = ik.AIM_CHILD[j]
+        holder = next(owner[a] for a in rig.ancestors(int(carriers[c])) if a in owner)
+        if holder != j and pivots.get(c) != j:
+            continue  # the aimed joint does not hang from this bone (a bone between them is unmapped)
+        rest_aim, aim = rest[c] - heads[j], fitted[:, c] - landed[j]
+        if np.linalg.norm(rest_aim) > 1e-6:
+            rotations[:, j] = _swing(rotations[:, j] @ rest_aim, aim) @ rotations[:, j]
+    return rotations
+
+
+def _swing(a, b):
+    """(T, 3, 3) the smallest rotations taking directions a (T, 3) onto b (T, 3)."""
+    a, b = _normalise(a), _normalise(b)
+    k = ik._cross(a, b)
+    c = (a * b).sum(-1)[:, None, None]
+    K = np.zeros(k.shape[:-1] + (3, 3))
+    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
+    K[:, 1, 0], K[:, 2, 0], K[:, 2, 1] = k[:, 2], -k[:, 1], k[:, 0]
+    return np.eye(3) + K + K @ K / np.maximum(1 + c, 1e-6)
 
 
 def pose_matrices(rig: RigSpec, solved: Solved):
-    """Local pose matrices (Blender's pose_bone.matrix_basis) of every bone, (T, N, 4, 4): mapped bones
-    take the solved rotation (and the root joint its position); unmapped bones keep their rest pose."""
+    """Local pose matrices (Blender's pose_bone.matrix_basis), (T, K, 4, 4), of the K bones of
+    `rig.keyed_bones()`: mapped bones take the solved rotation, the root driver also the pelvis joint's
+    position; unmapped ones stay at rest. Only the root driver's matrix has a translation."""
     T = solved.positions.shape[0]
-    N = len(rig.bone_names)
     obj = rig.object_matrix
-    obj_inv = np.linalg.inv(obj)
     # the object's rotation (without scale), to bring world rotations into armature space
     R_obj = obj[:3, :3] / np.linalg.norm(obj[:3, :3], axis=0, keepdims=True)
     bone_joint = {int(b): j for j, b in enumerate(rig.joint_bones) if b >= 0}
     driver = rig.root_driver()
     bone_joint.setdefault(driver, J["pelvis"])  # an unmapped common ancestor moves with the pelvis
-    pelvis_bone = int(rig.joint_bones[J["pelvis"]])
-    pelvis_offset = rig.rest[pelvis_bone, :3, 3] - rig.rest[driver, :3, 3]  # armature space
-    posed = np.zeros((T, N, 4, 4))
-    basis = np.tile(np.eye(4), (T, N, 1, 1))  # bones outside the keyed chains stay at rest
-    rest_inv = rigid_inverse(rig.rest)
-    for b in rig.keyed_bones():  # parents before children; the root driver is among them
-        parent = rig.parents[b]
-        chain = rig.rest[b] if parent < 0 else posed[:, parent] @ (rest_inv[parent] @ rig.rest[b])
-        if b in bone_joint:
-            j = bone_joint[b]
-            M = np.array(np.broadcast_to(chain, (T, 4, 4)))
-            M[:, :3, :3] = (R_obj.T @ solved.rotations[:, j] @ R_obj) @ rig.rest[b, :3, :3]
-            if b == driver:
-                head = np.concatenate([solved.positions[:, j], np.ones((T, 1))], axis=-1)
-                pelvis_head = (obj_inv @ head[..., None])[:, :3, 0]
-                # the driver's head sits where the pelvis bone's head lands minus their rigid offset
-                M[:, :3, 3] = pelvis_head - (R_obj.T @ solved.rotations[:, j] @ R_obj) @ pelvis_offset
-            posed[:, b] = M
-            basis[:, b] = rigid_inverse(chain) @ M
-        else:
-            posed[:, b] = chain
+    keyed = rig.keyed_bones()
+    slot = {b: k for k, b in enumerate(keyed)}
+    rest = rig.rest[keyed, :3, :3]
+    parents = [slot.get(int(rig.parents[b]), -1) for b in keyed]
+    # rotations in armature space: mapped bones from the solve, the others carried by their parent
+    relative = np.stack([rig.rest[b, :3, :3] if p < 0 else rig.rest[rig.parents[b], :3, :3].T @ rig.rest[b, :3, :3]
+                         for b, p in zip(keyed, parents)])
+    mapped = [k for k, b in enumerate(keyed) if b in bone_joint]
+    posed = np.empty((T, len(keyed), 3, 3))
+    posed[:, mapped] = R_obj.T @ solved.rotations[:, [bone_joint[keyed[k]] for k in mapped]] @ R_obj @ rest[mapped]
+    for k, p in enumerate(parents):
+        if keyed[k] not in bone_joint:
+            posed[:, k] = relative[k] if p < 0 else posed[:, p] @ relative[k]
+    above = np.array([max(p, 0) for p in parents])
+    parent_posed = np.where(np.array(parents)[:, None, None] < 0, np.eye(3), posed[:, above])
+    basis = np.zeros((T, len(keyed), 4, 4))
+    basis[..., 3, 3] = 1.0
+    basis[..., :3, :3] = np.swapaxes(parent_posed @ relative, -1, -2) @ posed
+    # the driver's head sits where the pelvis joint lands, less the pelvis joint's offset from it (the
+    # bones above the driver are above every mapped bone too, so they stay at rest)
+    carriers, points = rig.anchors()
+    rest_head = rig.rest[driver, :3, 3]
+    pelvis_offset = (rig.rest[carriers[J["pelvis"]]] @ points[J["pelvis"]])[:3] - rest_head
+    to_armature = np.linalg.inv(obj)
+    pelvis = solved.positions[:, J["pelvis"]] @ to_armature[:3, :3].T + to_armature[:3, 3]
+    k = slot[driver]
+    head = pelvis - posed[:, k] @ (rest[k].T @ pelvis_offset)
+    basis[:, k, :3, 3] = (head - rest_head) @ rest[k]
     return basis
 
 
@@ -432,7 +512,5 @@ def rigid_inverse(M):
 def basis_channels(basis):
     """(T, N, 4, 4) local matrices -> quaternions (T, N, 4) with sign continuity over time, and
     locations (T, N, 3)."""
-    R = basis[..., :3, :3]
-    scale = np.linalg.norm(R, axis=-2, keepdims=True)
-    q = matrix_to_quaternion(R / scale)
+    q = matrix_to_quaternion(basis[..., :3, :3])
     return make_continuous(q, axis=0), basis[..., :3, 3]

@@ -53,49 +53,58 @@ def _smoothstep(x, lo, hi):
     return t * t * (3 - 2 * t)
 
 
-def world_rotations(positions, rest=None, joints=None):
+def _depth(j):
+    return len(sk.ancestors(j)) - 1
+
+
+# aiming joints grouped by depth in the tree: a level needs only the rotations of the levels above it
+AIM_LEVELS = [[j for j in AIM_CHILD if _depth(j) == d] for d in range(max(map(_depth, AIM_CHILD)) + 1)]
+LEAVES = [j for j in range(sk.N_JOINTS) if j not in AIM_CHILD]
+
+
+def world_rotations(positions, rest=None):
     """Positions (T, 22, 3) -> world rotations (T, 22, 3, 3) that carry the rest pose's bone directions
-    onto the posed ones (exactly for each joint's aimed child). With `joints`, only those joints and
-    their ancestors are computed; the other rotations are left zero."""
+    onto the posed ones (exactly for each joint's aimed child). Vectorised over frames and, level by level
+    of the tree, over joints."""
     rest = rest_positions() if rest is None else np.asarray(rest, dtype=np.float64)
     p = np.asarray(positions, dtype=np.float64)
     T = p.shape[0]
     G = np.zeros((T, sk.N_JOINTS, 3, 3))
-    hips = p[:, J["left_hip"]] - p[:, J["right_hip"]]
-    shoulders = p[:, J["left_shoulder"]] - p[:, J["right_shoulder"]]
-    needed = set(range(sk.N_JOINTS)) if joints is None else {a for j in joints for a in sk.ancestors(j)}
-    for j, parent in enumerate(sk.PARENTS):
-        if j not in needed:
-            continue
-        if j not in AIM_CHILD:
-            G[:, j] = G[:, parent]
-            continue
-        c = AIM_CHILD[j]
-        aim, aim_rest = p[:, c] - p[:, j], rest[c] - rest[j]
-        if np.linalg.norm(aim_rest) < 1e-6:  # a zero-length bone (some rigs have them): nothing to aim
-            G[:, j] = G[:, parent] if parent >= 0 else np.eye(3)
-            continue
-        if j in SPINE_SHOULDER_SHARE:
-            share = SPINE_SHOULDER_SHARE[j]
-            ref = (1 - share) * _normalise(hips) + share * _normalise(shoulders)
-            ref_rest = X_AXIS
-        else:
-            # the parent's twist carried down: the rest reference expressed through the parent's rotation
-            ref_rest = HINGES[j][1] if j in HINGES else _perpendicular(aim_rest)
-            carried = G[:, parent] @ np.asarray(ref_rest)
-            ref = carried
-            if j in HINGES:
+    hips = _normalise(p[:, J["left_hip"]] - p[:, J["right_hip"]])
+    shoulders = _normalise(p[:, J["left_shoulder"]] - p[:, J["right_shoulder"]])
+    for level in AIM_LEVELS:
+        joints = np.array(level)
+        children = np.array([AIM_CHILD[j] for j in level])
+        aim_rest = rest[children] - rest[joints]
+        flat = np.linalg.norm(aim_rest, axis=-1) < 1e-6  # zero-length bones (some rigs have them): no aim
+        aim_rest[flat] = X_AXIS
+        ref_rest = np.array([X_AXIS if j in SPINE_SHOULDER_SHARE else
+                             np.asarray(HINGES[j][1]) if j in HINGES else _perpendicular(r)
+                             for j, r in zip(level, aim_rest)])
+        parents = [sk.PARENTS[j] for j in level]
+        # the parent's twist carried down: the rest reference expressed through the parent's rotation
+        carried = np.einsum("tkab,kb->tka", G[:, [max(q, 0) for q in parents]], ref_rest)
+        ref = carried.copy()
+        for k, j in enumerate(level):
+            if j in SPINE_SHOULDER_SHARE:
+                share = SPINE_SHOULDER_SHARE[j]
+                ref[:, k] = (1 - share) * hips + share * shoulders
+            elif j in HINGES:  # a bending limb twists about its hinge plane's normal
                 mid = HINGES[j][0]  # the hinge joint (knee or elbow) of this limb
                 upper = p[:, mid] - p[:, sk.PARENTS[mid]]
                 lower = p[:, AIM_CHILD[mid]] - p[:, mid]
                 normal = _cross(_normalise(upper), _normalise(lower))
                 bend = np.linalg.norm(normal, axis=-1, keepdims=True)  # sin of the bend angle
-                normal = normal * np.where((normal * carried).sum(-1, keepdims=True) < 0, -1.0, 1.0)
+                normal = normal * np.where((normal * carried[:, k]).sum(-1, keepdims=True) < 0, -1.0, 1.0)
                 w = _smoothstep(bend, 0.05, 0.25)
-                ref = w * _normalise(normal) + (1 - w) * carried
-        F = frames_from(aim, ref)
-        F_rest = frames_from(aim_rest, np.asarray(ref_rest))
-        G[:, j] = F @ F_rest.T
+                ref[:, k] = w * _normalise(normal) + (1 - w) * carried[:, k]
+        aim = p[:, children] - p[:, joints]
+        G[:, joints] = frames_from(aim, ref) @ np.swapaxes(frames_from(aim_rest, ref_rest), -1, -2)
+        for k, (j, q) in enumerate(zip(level, parents)):
+            if flat[k]:
+                G[:, j] = G[:, q] if q >= 0 else np.eye(3)
+    for j in LEAVES:  # leaves (wrists, toes, head) keep their parent's orientation
+        G[:, j] = G[:, sk.PARENTS[j]]
     return G
 
 
