@@ -12,7 +12,7 @@ For a pair of characters, all in Blender world space (metres, Z up):
    and bone roll need no special case), then local pose matrices through the rig's whole hierarchy."""
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -76,6 +76,10 @@ class RigSpec:
 
     def rest_joints(self):
         """(22, 3) world positions of the rig's SMPL joints at rest (see `smpl_joints`)."""
+        return self._rest_joints.copy()
+
+    @cached_property
+    def _rest_joints(self):  # a solve and a bake ask for these several times
         return smpl_joints(self.mapped_heads())
 
     def carriers(self):
@@ -83,6 +87,16 @@ class RigSpec:
         as SMPL's joints ride on their parent's, on a bone between its parent joint's and its own: the one
         it lies along at rest (a BVH spine's unmapped LowerBack, say). A missing one rides on its parent
         joint's bone (the nearest mapped one above)."""
+        return self._carriers.copy()
+
+    def anchors(self):
+        """Each joint as a point fixed in its carrier bone: (carriers (22,), (22, 4) homogeneous points in
+        the carriers' rest frames), so posed joints are `pose_matrix[carrier] @ point` in armature space."""
+        carriers, points = self._anchors
+        return carriers.copy(), points.copy()
+
+    @cached_property
+    def _carriers(self):
         bones = self.joint_bones
         heads = self.rest[:, :3, 3]
         points = np.concatenate([self.rest_joints(), np.ones((sk.N_JOINTS, 1))], axis=-1) \
@@ -101,9 +115,8 @@ class RigSpec:
                 out[j] = path[int(np.argmin(gaps))]
         return out
 
-    def anchors(self):
-        """Each joint as a point fixed in its carrier bone: (carriers (22,), (22, 4) homogeneous points in
-        the carriers' rest frames), so posed joints are `pose_matrix[carrier] @ point` in armature space."""
+    @cached_property
+    def _anchors(self):
         carriers = self.carriers()
         world = np.concatenate([self.rest_joints(), np.ones((sk.N_JOINTS, 1))], axis=-1)
         armature = world @ np.linalg.inv(self.object_matrix).T
@@ -171,19 +184,15 @@ def leg_length(joints):
     return float(np.median(total / 2))
 
 
-def _normalise(v):
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
-
-
 def two_bone_ik(root, target, pole, a, b):
     """Middle-joint and end positions of a chain root -(a)- mid -(b)- end reaching for `target`, bending
     towards `pole`; a target out of reach gets a straight chain pointing at it. (T, 3) arrays."""
     d = target - root
     dist = np.linalg.norm(d, axis=-1, keepdims=True)
     reach = np.clip(dist, abs(a - b) + 1e-6, a + b - 1e-6)
-    axis = _normalise(d)
+    axis = ik.normalise(d)
     side = pole - root
-    side = _normalise(side - (side * axis).sum(-1, keepdims=True) * axis)
+    side = ik.normalise(side - (side * axis).sum(-1, keepdims=True) * axis)
     along = (a * a - b * b + reach * reach) / (2 * reach)
     height = np.sqrt(np.maximum(a * a - along * along, 0.0))
     mid = root + axis * along + side * height
@@ -345,8 +354,9 @@ def fit_to_rig(target, rest, planted=None):
     out = np.zeros_like(target)
     limb_parts = {j for limb in LIMBS for j in limb[1:] if j is not None}
     # the pelvis and chest orient their non-aimed children (hips, collars): rotations from the target
-    world = axes.rotation_model_to_blender(ik.world_rotations(axes.blender_to_model(target),
-                                                              axes.blender_to_model(rest)))
+    oriented = [p for j, p in enumerate(sk.PARENTS) if p >= 0 and j not in limb_parts and ik.AIM_CHILD.get(p) != j]
+    world = axes.rotation_model_to_blender(ik.world_rotations(
+        axes.blender_to_model(target), axes.blender_to_model(rest), joints=oriented))
     # the torso keeps the target's shape with the rig's bone lengths (an aimed child along the target's own
     # direction, the others turning with their parent), then goes where it best fits the target's torso:
     # rigs disagree on where the pelvis joint sits, so one joint alone is a poor anchor
@@ -354,7 +364,7 @@ def fit_to_rig(target, rest, planted=None):
     for j in placed[1:]:  # parents first
         parent = sk.PARENTS[j]
         if ik.AIM_CHILD.get(parent) == j:
-            out[:, j] = out[:, parent] + lengths[j] * _normalise(target[:, j] - target[:, parent])
+            out[:, j] = out[:, parent] + lengths[j] * ik.normalise(target[:, j] - target[:, parent])
         else:
             out[:, j] = out[:, parent] + world[:, parent] @ (rest[j] - rest[parent])
     out[:, placed] += (target[:, TORSO] - out[:, TORSO]).mean(1)[:, None]
@@ -372,13 +382,13 @@ def fit_to_rig(target, rest, planted=None):
     if planted is not None:  # a planted toe with a lifting heel: the foot pivots about the toe
         for (_, _, ankle, toe), toe_channel in zip(LIMBS[:2], (1, 3)):
             on = planted[:, toe_channel][:, None]
-            pivoted = target[:, toe] + lengths[toe] * _normalise(target[:, ankle] - target[:, toe])
+            pivoted = target[:, toe] + lengths[toe] * ik.normalise(target[:, ankle] - target[:, toe])
             target[:, ankle] = np.where(on, pivoted, target[:, ankle])
     for root, mid, end, tip in LIMBS:
         out[:, mid], out[:, end] = two_bone_ik(out[:, root], target[:, end], target[:, mid], lengths[mid],
                                                lengths[end])
         if tip is not None:
-            out[:, tip] = out[:, end] + lengths[tip] * _normalise(target[:, tip] - target[:, end])
+            out[:, tip] = out[:, end] + lengths[tip] * ik.normalise(target[:, tip] - target[:, end])
     return out
 
 
@@ -447,7 +457,7 @@ def bone_rotations(fitted, rest, rig):
 
 def _swing(a, b):
     """(T, 3, 3) the smallest rotations taking directions a (T, 3) onto b (T, 3)."""
-    a, b = _normalise(a), _normalise(b)
+    a, b = ik.normalise(a), ik.normalise(b)
     k = ik._cross(a, b)
     c = (a * b).sum(-1)[:, None, None]
     K = np.zeros(k.shape[:-1] + (3, 3))

@@ -29,8 +29,9 @@ SPINE_SHOULDER_SHARE = {0: 0.0, 3: 1 / 3, 6: 2 / 3, 9: 1.0}
 X_AXIS = np.array([1.0, 0.0, 0.0])
 
 
-def _normalise(v, eps=1e-9):
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), eps)
+def normalise(v, eps=1e-9):
+    """Unit vectors along the last axis (np.linalg.norm's checks cost more than the sum on small arrays)."""
+    return v / np.maximum(np.sqrt((v * v).sum(-1, keepdims=True)), eps)
 
 
 def _cross(a, b):
@@ -43,8 +44,8 @@ def _cross(a, b):
 def frames_from(primary, secondary):
     """Orthonormal frames (..., 3, 3): column 0 along primary, column 1 the part of secondary
     perpendicular to it, column 2 their cross product."""
-    x = _normalise(primary)
-    y = _normalise(secondary - (secondary * x).sum(-1, keepdims=True) * x)
+    x = normalise(primary)
+    y = normalise(secondary - (secondary * x).sum(-1, keepdims=True) * x)
     return np.stack([x, y, _cross(x, y)], axis=-1)
 
 
@@ -62,17 +63,22 @@ AIM_LEVELS = [[j for j in AIM_CHILD if _depth(j) == d] for d in range(max(map(_d
 LEAVES = [j for j in range(sk.N_JOINTS) if j not in AIM_CHILD]
 
 
-def world_rotations(positions, rest=None):
+def world_rotations(positions, rest=None, joints=None):
     """Positions (T, 22, 3) -> world rotations (T, 22, 3, 3) that carry the rest pose's bone directions
     onto the posed ones (exactly for each joint's aimed child). Vectorised over frames and, level by level
-    of the tree, over joints."""
+    of the tree, over joints. With `joints`, only those and their ancestors are computed (the others are
+    left zero)."""
     rest = rest_positions() if rest is None else np.asarray(rest, dtype=np.float64)
     p = np.asarray(positions, dtype=np.float64)
     T = p.shape[0]
     G = np.zeros((T, sk.N_JOINTS, 3, 3))
-    hips = _normalise(p[:, J["left_hip"]] - p[:, J["right_hip"]])
-    shoulders = _normalise(p[:, J["left_shoulder"]] - p[:, J["right_shoulder"]])
+    hips = normalise(p[:, J["left_hip"]] - p[:, J["right_hip"]])
+    shoulders = normalise(p[:, J["left_shoulder"]] - p[:, J["right_shoulder"]])
+    needed = set(range(sk.N_JOINTS)) if joints is None else {a for j in joints for a in sk.ancestors(j)}
     for level in AIM_LEVELS:
+        level = [j for j in level if j in needed]
+        if not level:
+            continue
         joints = np.array(level)
         children = np.array([AIM_CHILD[j] for j in level])
         aim_rest = rest[children] - rest[joints]
@@ -93,26 +99,26 @@ def world_rotations(positions, rest=None):
                 mid = HINGES[j][0]  # the hinge joint (knee or elbow) of this limb
                 upper = p[:, mid] - p[:, sk.PARENTS[mid]]
                 lower = p[:, AIM_CHILD[mid]] - p[:, mid]
-                normal = _cross(_normalise(upper), _normalise(lower))
+                normal = _cross(normalise(upper), normalise(lower))
                 bend = np.linalg.norm(normal, axis=-1, keepdims=True)  # sin of the bend angle
                 normal = normal * np.where((normal * carried[:, k]).sum(-1, keepdims=True) < 0, -1.0, 1.0)
                 w = _smoothstep(bend, 0.05, 0.25)
-                ref[:, k] = w * _normalise(normal) + (1 - w) * carried[:, k]
+                ref[:, k] = w * normalise(normal) + (1 - w) * carried[:, k]
         aim = p[:, children] - p[:, joints]
         G[:, joints] = frames_from(aim, ref) @ np.swapaxes(frames_from(aim_rest, ref_rest), -1, -2)
         for k, (j, q) in enumerate(zip(level, parents)):
             if flat[k]:
                 G[:, j] = G[:, q] if q >= 0 else np.eye(3)
-    for j in LEAVES:  # leaves (wrists, toes, head) keep their parent's orientation
+    for j in needed.intersection(LEAVES):  # leaves (wrists, toes, head) keep their parent's orientation
         G[:, j] = G[:, sk.PARENTS[j]]
     return G
 
 
 def _perpendicular(v):
     """A fixed unit vector perpendicular to v (for joints with no natural twist reference)."""
-    v = _normalise(v)
+    v = normalise(v)
     helper = np.array([0.0, 0.0, 1.0]) if abs(v[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    return _normalise(helper - (helper @ v) * v)
+    return normalise(helper - (helper @ v) * v)
 
 
 def local_rotations(positions, rest=None):
