@@ -18,7 +18,7 @@ import numpy as np
 
 from ..server.motion import axes, ik, kinematics, skeleton as sk
 from . import bonemap
-from ..server.motion.rotations import make_continuous, matrix_to_quaternion
+from ..server.motion.rotations import make_continuous, matrix_to_quaternion, qbetween, quaternion_to_matrix
 
 J = sk.JOINT_INDEX
 LIMBS = (  # (root, middle, end, tip) joints of the four two-bone chains
@@ -99,8 +99,7 @@ class RigSpec:
     def _carriers(self):
         bones = self.joint_bones
         heads = self.rest[:, :3, 3]
-        points = np.concatenate([self.rest_joints(), np.ones((sk.N_JOINTS, 1))], axis=-1) \
-            @ np.linalg.inv(self.object_matrix).T
+        points = self._rest_joints_armature
         out = np.array(bones)
         for j, p in enumerate(sk.PARENTS):
             if p < 0 or (bones[j] >= 0 and j not in SOFT_JOINTS):
@@ -118,9 +117,13 @@ class RigSpec:
     @cached_property
     def _anchors(self):
         carriers = self.carriers()
+        return carriers, np.einsum("jab,jb->ja", rigid_inverse(self.rest[carriers]), self._rest_joints_armature)
+
+    @cached_property
+    def _rest_joints_armature(self):
+        """(22, 4) the rest joints in armature space, homogeneous."""
         world = np.concatenate([self.rest_joints(), np.ones((sk.N_JOINTS, 1))], axis=-1)
-        armature = world @ np.linalg.inv(self.object_matrix).T
-        return carriers, np.einsum("jab,jb->ja", rigid_inverse(self.rest[carriers]), armature)
+        return world @ np.linalg.inv(self.object_matrix).T
 
 
 # Joints whose place rigs disagree on: the pelvis and the spine joints (the bones of a spine are cut
@@ -451,19 +454,8 @@ def bone_rotations(fitted, rest, rig):
             continue  # the aimed joint does not hang from this bone (a bone between them is unmapped)
         rest_aim, aim = rest[c] - heads[j], fitted[:, c] - landed[j]
         if np.linalg.norm(rest_aim) > 1e-6:
-            rotations[:, j] = _swing(rotations[:, j] @ rest_aim, aim) @ rotations[:, j]
+            rotations[:, j] = quaternion_to_matrix(qbetween(rotations[:, j] @ rest_aim, aim)) @ rotations[:, j]
     return rotations
-
-
-def _swing(a, b):
-    """(T, 3, 3) the smallest rotations taking directions a (T, 3) onto b (T, 3)."""
-    a, b = ik.normalise(a), ik.normalise(b)
-    k = ik._cross(a, b)
-    c = (a * b).sum(-1)[:, None, None]
-    K = np.zeros(k.shape[:-1] + (3, 3))
-    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
-    K[:, 1, 0], K[:, 2, 0], K[:, 2, 1] = k[:, 2], -k[:, 1], k[:, 0]
-    return np.eye(3) + K + K @ K / np.maximum(1 + c, 1e-6)
 
 
 def pose_matrices(rig: RigSpec, solved: Solved):

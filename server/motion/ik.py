@@ -79,9 +79,9 @@ def world_rotations(positions, rest=None, joints=None):
         level = [j for j in level if j in needed]
         if not level:
             continue
-        joints = np.array(level)
+        index = np.array(level)
         children = np.array([AIM_CHILD[j] for j in level])
-        aim_rest = rest[children] - rest[joints]
+        aim_rest = rest[children] - rest[index]
         flat = np.linalg.norm(aim_rest, axis=-1) < 1e-6  # zero-length bones (some rigs have them): no aim
         aim_rest[flat] = X_AXIS
         ref_rest = np.array([X_AXIS if j in SPINE_SHOULDER_SHARE else
@@ -104,8 +104,8 @@ def world_rotations(positions, rest=None, joints=None):
                 normal = normal * np.where((normal * carried[:, k]).sum(-1, keepdims=True) < 0, -1.0, 1.0)
                 w = _smoothstep(bend, 0.05, 0.25)
                 ref[:, k] = w * normalise(normal) + (1 - w) * carried[:, k]
-        aim = p[:, children] - p[:, joints]
-        G[:, joints] = frames_from(aim, ref) @ np.swapaxes(frames_from(aim_rest, ref_rest), -1, -2)
+        aim = p[:, children] - p[:, index]
+        G[:, index] = frames_from(aim, ref) @ np.swapaxes(frames_from(aim_rest, ref_rest), -1, -2)
         for k, (j, q) in enumerate(zip(level, parents)):
             if flat[k]:
                 G[:, j] = G[:, q] if q >= 0 else np.eye(3)
