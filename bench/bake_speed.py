@@ -5,6 +5,7 @@ the key writing alone (the same solved values keyed both ways) and the whole job
 """
 
 import argparse
+import gc
 import os
 import sys
 import tempfile
@@ -47,7 +48,7 @@ def main():
         """The same local channels, then one keyframe_insert per bone channel per frame (the common
         add-on way)."""
         for obj, spec, solved in zip(rigs, specs, solutions):
-            quats, locs = retarget.basis_channels(retarget.pose_matrices(spec, solved))
+            quats, locs = retarget.pose_channels(spec, solved)
             obj.animation_data_create().action = bpy.data.actions.new("baseline")
             root = spec.root_driver()
             for k, b in enumerate(spec.keyed_bones()):
@@ -65,11 +66,14 @@ def main():
     for _ in range(args.repeats):  # interleaved so machine noise hits both alike; scene setup not timed
         for keys, times, totals in ((bulk_keys, fast, fast_all), (insert_keys, slow, slow_all)):
             rigs, specs = scene()
+            gc.collect()
+            gc.disable()  # as timeit does: a collection of the scene's garbage lands on either path at random
             start = time.perf_counter()
             solutions = solve(specs)
             solved_at = time.perf_counter()
             keys(rigs, specs, solutions)
             end = time.perf_counter()
+            gc.enable()
             solving.append(solved_at - start)
             times.append(end - solved_at)
             totals.append(end - start)

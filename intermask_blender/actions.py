@@ -16,8 +16,10 @@ def assign(obj, action):
     """Make `action` the object's active action, with a slot for it on 4.4+."""
     ad = obj.animation_data or obj.animation_data_create()
     if layered():
-        # an armature that was never evaluated crashes on slot assignment (4.4-5.0): evaluate it first
-        bpy.context.view_layer.update()
+        # an armature that was never evaluated (no pose yet) crashes on slot assignment (4.4-5.0):
+        # evaluate it first; otherwise spare re-evaluating the whole scene
+        if obj.type == "ARMATURE" and obj.pose is None:
+            bpy.context.view_layer.update()
         ad.action = action
         slot = next((s for s in action.slots if s.target_id_type == "OBJECT"), None) \
             or action.slots.new(id_type="OBJECT", name=obj.name)

@@ -6,7 +6,7 @@ import re
 import numpy as np
 
 from . import actions, splice
-from .retarget import basis_channels, pose_matrices
+from .retarget import pose_channels
 
 
 def action_name(prompt, rig_name, limit=48, suffix=""):
@@ -19,7 +19,7 @@ def channels(obj, rig, solved):
     rotation mode of each pose bone (Euler values kept continuous)."""
     import bpy
     from mathutils import Quaternion
-    quats, locs = basis_channels(pose_matrices(rig, solved))
+    quats, locs = pose_channels(rig, solved)
     root_bones = set(rig.ancestors(rig.root_driver()))
     out = []
     for k, b in enumerate(rig.keyed_bones()):

@@ -17,6 +17,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from ..server.motion import axes, ik, kinematics, skeleton as sk
+from ..server.motion.vectors import cross, dot, norm, normalise
 from . import bonemap
 from ..server.motion.rotations import make_continuous, matrix_to_quaternion, qbetween, quaternion_to_matrix
 
@@ -50,15 +51,25 @@ class RigSpec:
 
     def keyed_bones(self):
         """Mapped bones and every bone above them, parents first (so unmapped parents are keyed at rest)."""
-        return sorted({a for b in self.joint_bones[self.joint_bones >= 0] for a in self.ancestors(b)})
+        return list(self._keyed_bones)
 
     def root_driver(self):
         """The bone that carries the pelvis joint's motion: the lowest common ancestor of every mapped
         bone (the pelvis bone itself on most rigs; MakeHuman's `root`, which also holds the legs)."""
+        return self._root_driver
+
+    # A rig's description does not change once read, and a solve and a bake ask for what follows several
+    # times: each is computed once.
+    @cached_property
+    def _keyed_bones(self):
+        return sorted({a for b in self.joint_bones[self.joint_bones >= 0] for a in self.ancestors(b)})
+
+    @cached_property
+    def _root_driver(self):
         common = None
         for b in self.joint_bones[self.joint_bones >= 0]:
-            chain = self.ancestors(b)
-            common = chain if common is None else [a for a in common if a in set(chain)]
+            chain = set(self.ancestors(b))
+            common = self.ancestors(b) if common is None else [a for a in common if a in chain]
         pelvis = int(self.joint_bones[J["pelvis"]])
         return common[0] if common and common[0] in self.ancestors(pelvis) else pelvis
 
@@ -79,8 +90,13 @@ class RigSpec:
         return self._rest_joints.copy()
 
     @cached_property
-    def _rest_joints(self):  # a solve and a bake ask for these several times
+    def _rest_joints(self):
         return smpl_joints(self.mapped_heads())
+
+    @cached_property
+    def joints_are_heads(self):
+        """Every joint is mapped and is its bone's head (an SMPL-proportioned rig)."""
+        return bool((self.joint_bones >= 0).all() and np.allclose(self.mapped_heads(), self._rest_joints, atol=1e-6))
 
     def carriers(self):
         """(22,) the bone each joint rides on. A hard joint is the head of its own bone. A soft one rides,
@@ -119,9 +135,12 @@ class RigSpec:
         carriers = self.carriers()
         return carriers, np.einsum("jab,jb->ja", rigid_inverse(self.rest[carriers]), self._rest_joints_armature)
 
+    def rest_joints_armature(self):
+        """(22, 4) the rest joints in armature space, homogeneous."""
+        return self._rest_joints_armature.copy()
+
     @cached_property
     def _rest_joints_armature(self):
-        """(22, 4) the rest joints in armature space, homogeneous."""
         world = np.concatenate([self.rest_joints(), np.ones((sk.N_JOINTS, 1))], axis=-1)
         return world @ np.linalg.inv(self.object_matrix).T
 
@@ -137,19 +156,18 @@ def _segment_distance(x, a, b):
     return float(np.linalg.norm(x - (a + t * (b - a))))
 
 
+_SOFT_SIDES = [J["right_shoulder"] if sk.JOINT_NAMES[j].startswith("right") else J["left_shoulder"] for j in SOFT_JOINTS]
+
+
 def _torso_frames(joints):
     """Per soft joint, (3, 3) columns: hips-to-shoulders, mid-shoulders to the joint's side's shoulder, and
     their normal scaled like the first; origin the mid-hips point."""
     hips = 0.5 * (joints[J["left_hip"]] + joints[J["right_hip"]])
     shoulders = 0.5 * (joints[J["left_shoulder"]] + joints[J["right_shoulder"]])
-    up = shoulders - hips
-    frames = []
-    for j in SOFT_JOINTS:
-        side = joints[J["right_shoulder"]] if sk.JOINT_NAMES[j].startswith("right") else joints[J["left_shoulder"]]
-        across = side - shoulders
-        normal = np.cross(up, across)
-        frames.append(np.stack([up, across, normal * np.linalg.norm(up) / np.linalg.norm(normal)], axis=1))
-    return hips, np.stack(frames)
+    up = np.broadcast_to(shoulders - hips, (len(SOFT_JOINTS), 3))
+    across = joints[_SOFT_SIDES] - shoulders
+    normal = cross(up, across)
+    return hips, np.stack([up, across, normal * (norm(up) / norm(normal))[:, None]], axis=-1)
 
 
 @lru_cache(maxsize=1)
@@ -182,8 +200,7 @@ def leg_length(joints):
     j = np.asarray(joints)
     total = 0.0
     for hip, knee, ankle, _ in LIMBS[:2]:
-        total = total + np.linalg.norm(j[..., knee, :] - j[..., hip, :], axis=-1) \
-            + np.linalg.norm(j[..., ankle, :] - j[..., knee, :], axis=-1)
+        total = total + norm(j[..., knee, :] - j[..., hip, :]) + norm(j[..., ankle, :] - j[..., knee, :])
     return float(np.median(total / 2))
 
 
@@ -191,11 +208,11 @@ def two_bone_ik(root, target, pole, a, b):
     """Middle-joint and end positions of a chain root -(a)- mid -(b)- end reaching for `target`, bending
     towards `pole`; a target out of reach gets a straight chain pointing at it. (T, 3) arrays."""
     d = target - root
-    dist = np.linalg.norm(d, axis=-1, keepdims=True)
+    dist = norm(d)[..., None]
     reach = np.clip(dist, abs(a - b) + 1e-6, a + b - 1e-6)
-    axis = ik.normalise(d)
+    axis = normalise(d)
     side = pole - root
-    side = ik.normalise(side - (side * axis).sum(-1, keepdims=True) * axis)
+    side = normalise(side - dot(side, axis)[..., None] * axis)
     along = (a * a - b * b + reach * reach) / (2 * reach)
     height = np.sqrt(np.maximum(a * a - along * along, 0.0))
     mid = root + axis * along + side * height
@@ -247,16 +264,16 @@ def hand_contacts(sources):
     for me, other in ((0, 1), (1, 0)):
         mine = []
         for w in WRISTS:
-            d = np.linalg.norm(sources[me][:, w, None] - sources[other], axis=-1)  # (T, 22)
+            d = norm(sources[me][:, w, None] - sources[other])  # (T, 22)
             nearest = d.argmin(-1)
             mine.append(np.where(d.min(-1) < HAND_CONTACT_DISTANCE, nearest, -1))
         out.append(mine)
     return out
 
 
-def apply_hand_contacts(targets, sources, layout):
-    """Aim touching hands at the partner's (scaled) body; two touching hands meet half way."""
-    contacts = hand_contacts(sources)
+def apply_hand_contacts(targets, sources, contacts, layout):
+    """Aim touching hands at the partner's (scaled) body; two touching hands meet half way. contacts:
+    `hand_contacts(sources)`."""
     adjusted = [t.copy() for t in targets]
     for me, other in ((0, 1), (1, 0)):
         for w, touched in zip(WRISTS, contacts[me]):
@@ -278,28 +295,31 @@ def apply_hand_contacts(targets, sources, layout):
 
 
 ARM_REACH = 0.95  # fraction of an arm's length a hand may be from its shoulder (a locked elbow looks wrong)
-SHOULDER_OF = {J["left_wrist"]: J["left_shoulder"], J["right_wrist"]: J["right_shoulder"]}
+SHOULDER_OF = np.full(sk.N_JOINTS, -1)  # a wrist's shoulder joint, by the wrist's index
+SHOULDER_OF[[J["left_wrist"], J["right_wrist"]]] = J["left_shoulder"], J["right_shoulder"]
 
 
-def close_in_for_handholds(targets, sources, rests):
+def close_in_for_handholds(targets, contacts, rests):
     """Hands that met in the source may be out of reach on rigs with shorter arms for their size: walk each
     body towards the meeting point, along the ground, until its hand can reach it. The step is held
-    through each contact (so planted feet do not slide) and eased in and out around it."""
-    contacts = hand_contacts(sources)
+    through each contact (so planted feet do not slide) and eased in and out around it. contacts:
+    `hand_contacts` of the sources."""
     arm = [np.linalg.norm(r[J["left_elbow"]] - r[J["left_shoulder"]])
            + np.linalg.norm(r[J["left_wrist"]] - r[J["left_elbow"]]) for r in rests]
     holding = np.zeros(len(targets[0]), bool)
+    holds = []  # per wrist of the first person: the frames it holds one of the partner's hands, and which
+    for w, touched in zip(WRISTS, contacts[0]):
+        frames = np.flatnonzero((touched == WRISTS[0]) | (touched == WRISTS[1]))
+        holding[frames] = True
+        holds.append((w, frames, touched[frames]))
     shifts = [np.zeros((len(t), 3)) for t in targets]
     for _ in range(3):  # each body's step moves the meeting point a little: settle it
         moved = [t + s[:, None] for t, s in zip(targets, shifts)]
         need = [np.zeros((len(t), 3)) for t in targets]
-        for w, touched in zip(WRISTS, contacts[0]):
-            frames = np.flatnonzero(np.isin(touched, WRISTS))
-            holding[frames] = True
-            partner_wrist = touched[frames]
+        for w, frames, partner_wrist in holds:
             goal = 0.5 * (moved[0][frames, w] + moved[1][frames, partner_wrist])
             for k, wrist in ((0, np.full(len(frames), w)), (1, partner_wrist)):
-                shoulder = moved[k][frames, [SHOULDER_OF[int(x)] for x in wrist]]
+                shoulder = moved[k][frames, SHOULDER_OF[wrist]]
                 d = goal - shoulder
                 flat = np.linalg.norm(d[:, :2], axis=-1)
                 reach = ARM_REACH * arm[k]
@@ -329,7 +349,7 @@ def planted(target, contacts):
     """(T, 4) bool: contact channels whose foot really is still (the contact rule of the features lets a
     foot travel up to 3 cm per frame)."""
     feet = target[:, list(sk.CONTACT_JOINTS)]
-    speed = np.linalg.norm(np.diff(feet, axis=0), axis=-1)
+    speed = norm(np.diff(feet, axis=0))
     speed = np.concatenate([speed, speed[-1:]])
     return (np.asarray(contacts) > 0.5) & (speed < PLANTED_SPEED)
 
@@ -367,7 +387,7 @@ def fit_to_rig(target, rest, planted=None):
     for j in placed[1:]:  # parents first
         parent = sk.PARENTS[j]
         if ik.AIM_CHILD.get(parent) == j:
-            out[:, j] = out[:, parent] + lengths[j] * ik.normalise(target[:, j] - target[:, parent])
+            out[:, j] = out[:, parent] + lengths[j] * normalise(target[:, j] - target[:, parent])
         else:
             out[:, j] = out[:, parent] + world[:, parent] @ (rest[j] - rest[parent])
     out[:, placed] += (target[:, TORSO] - out[:, TORSO]).mean(1)[:, None]
@@ -379,19 +399,19 @@ def fit_to_rig(target, rest, planted=None):
             flat = np.minimum((d[:, :2] ** 2).sum(-1), reach ** 2)
             need = d[:, 2] - np.sqrt(reach ** 2 - flat)
             drop = np.maximum(drop, np.where(planted[:, side].any(-1), need, 0.0))
-        drop = _smooth_max(np.maximum(drop, 0.0))
-        out[:, placed] -= np.array([0.0, 0.0, 1.0]) * drop[:, None, None]
+        if (drop > 0).any():
+            out[:, placed, 2] -= _smooth_max(np.maximum(drop, 0.0))[:, None]
     target = target.copy()
     if planted is not None:  # a planted toe with a lifting heel: the foot pivots about the toe
         for (_, _, ankle, toe), toe_channel in zip(LIMBS[:2], (1, 3)):
             on = planted[:, toe_channel][:, None]
-            pivoted = target[:, toe] + lengths[toe] * ik.normalise(target[:, ankle] - target[:, toe])
+            pivoted = target[:, toe] + lengths[toe] * normalise(target[:, ankle] - target[:, toe])
             target[:, ankle] = np.where(on, pivoted, target[:, ankle])
     for root, mid, end, tip in LIMBS:
         out[:, mid], out[:, end] = two_bone_ik(out[:, root], target[:, end], target[:, mid], lengths[mid],
                                                lengths[end])
         if tip is not None:
-            out[:, tip] = out[:, end] + lengths[tip] * ik.normalise(target[:, tip] - target[:, end])
+            out[:, tip] = out[:, end] + lengths[tip] * normalise(target[:, tip] - target[:, end])
     return out
 
 
@@ -411,9 +431,10 @@ def solve(sources, contacts, rigs, placement=None):
     world_sources = [axes.model_to_blender(np.asarray(s, dtype=np.float64)) for s in sources]
     rests = [rig.rest_joints() for rig in rigs]
     targets, _, layout = scaled_targets(world_sources, rests)
-    if len(targets) == 2:
-        targets = close_in_for_handholds(targets, world_sources, rests)
-        targets = apply_hand_contacts(targets, world_sources, layout)
+    touching = hand_contacts(world_sources) if len(targets) == 2 else []
+    if any((wrist >= 0).any() for person in touching for wrist in person):
+        targets = close_in_for_handholds(targets, touching, rests)
+        targets = apply_hand_contacts(targets, world_sources, touching, layout)
     solved = []
     for target, contact, rest, rig in zip(targets, contacts, rests, rigs):
         target = target @ placement[:3, :3].T + placement[:3, 3]
@@ -430,9 +451,9 @@ def bone_rotations(fitted, rest, rig):
     bone's head really lands."""
     world = axes.rotation_model_to_blender(ik.world_rotations(axes.blender_to_model(fitted),
                                                               axes.blender_to_model(rest)))
+    if rig.joints_are_heads:
+        return world  # nothing to turn
     heads, bones = rig.mapped_heads(), rig.joint_bones
-    if (bones >= 0).all() and np.allclose(heads, rest, atol=1e-6):
-        return world  # every joint is its bone's head (an SMPL-proportioned rig): nothing to turn
     carriers = rig.carriers()
     owner = {int(b): j for j, b in enumerate(bones) if b >= 0}
     owner.setdefault(rig.root_driver(), J["pelvis"])  # an unmapped common ancestor moves with the pelvis
@@ -458,10 +479,11 @@ def bone_rotations(fitted, rest, rig):
     return rotations
 
 
-def pose_matrices(rig: RigSpec, solved: Solved):
-    """Local pose matrices (Blender's pose_bone.matrix_basis), (T, K, 4, 4), of the K bones of
-    `rig.keyed_bones()`: mapped bones take the solved rotation, the root driver also the pelvis joint's
-    position; unmapped ones stay at rest. Only the root driver's matrix has a translation."""
+def pose_channels(rig: RigSpec, solved: Solved):
+    """Blender's pose channels of the K bones of `rig.keyed_bones()`: quaternions (T, K, 4), the rotations
+    of their pose_bone.matrix_basis with signs continuous over time, and locations (T, K, 3). Mapped bones
+    take the solved rotation, the root driver also the pelvis joint's position; unmapped ones stay at rest,
+    and only the root driver moves."""
     T = solved.positions.shape[0]
     obj = rig.object_matrix
     # the object's rotation (without scale), to bring world rotations into armature space
@@ -478,26 +500,28 @@ def pose_matrices(rig: RigSpec, solved: Solved):
                          for b, p in zip(keyed, parents)])
     mapped = [k for k, b in enumerate(keyed) if b in bone_joint]
     posed = np.empty((T, len(keyed), 3, 3))
-    posed[:, mapped] = R_obj.T @ solved.rotations[:, [bone_joint[keyed[k]] for k in mapped]] @ R_obj @ rest[mapped]
+    posed[:, mapped] = solved.rotations[:, [bone_joint[keyed[k]] for k in mapped]] @ (R_obj @ rest[mapped])
+    if not np.allclose(R_obj, np.eye(3)):  # most armatures are not rotated: spare a product
+        posed[:, mapped] = R_obj.T @ posed[:, mapped]
     for k, p in enumerate(parents):
         if keyed[k] not in bone_joint:
             posed[:, k] = relative[k] if p < 0 else posed[:, p] @ relative[k]
-    above = np.array([max(p, 0) for p in parents])
-    parent_posed = np.where(np.array(parents)[:, None, None] < 0, np.eye(3), posed[:, above])
-    basis = np.zeros((T, len(keyed), 4, 4))
-    basis[..., 3, 3] = 1.0
-    basis[..., :3, :3] = np.swapaxes(parent_posed @ relative, -1, -2) @ posed
+    # matrix_basis = (parent's posed @ relative)^T @ posed, the parent being the identity above the roots
+    local = np.swapaxes(posed[:, [max(p, 0) for p in parents]], -1, -2) @ posed
+    roots = [k for k, p in enumerate(parents) if p < 0]
+    local[:, roots] = posed[:, roots]
+    quaternions = make_continuous(matrix_to_quaternion(np.swapaxes(relative, -1, -2) @ local), axis=0)
     # the driver's head sits where the pelvis joint lands, less the pelvis joint's offset from it (the
     # bones above the driver are above every mapped bone too, so they stay at rest)
-    carriers, points = rig.anchors()
     rest_head = rig.rest[driver, :3, 3]
-    pelvis_offset = (rig.rest[carriers[J["pelvis"]]] @ points[J["pelvis"]])[:3] - rest_head
+    pelvis_offset = rig.rest_joints_armature()[J["pelvis"], :3] - rest_head
     to_armature = np.linalg.inv(obj)
     pelvis = solved.positions[:, J["pelvis"]] @ to_armature[:3, :3].T + to_armature[:3, 3]
     k = slot[driver]
     head = pelvis - posed[:, k] @ (rest[k].T @ pelvis_offset)
-    basis[:, k, :3, 3] = (head - rest_head) @ rest[k]
-    return basis
+    locations = np.zeros((T, len(keyed), 3))
+    locations[:, k] = (head - rest_head) @ rest[k]
+    return quaternions, locations
 
 
 def rigid_inverse(M):
@@ -509,10 +533,3 @@ def rigid_inverse(M):
     out[..., :3, 3] = -(R @ M[..., :3, 3:])[..., 0]
     out[..., 3, 3] = 1.0
     return out
-
-
-def basis_channels(basis):
-    """(T, N, 4, 4) local matrices -> quaternions (T, N, 4) with sign continuity over time, and
-    locations (T, N, 3)."""
-    q = matrix_to_quaternion(basis[..., :3, :3])
-    return make_continuous(q, axis=0), basis[..., :3, 3]

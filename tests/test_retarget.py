@@ -324,6 +324,18 @@ def test_bake_stashes_the_previous_action_and_keys_linear(blender):
     assert curves[0].keyframe_points[0].co[0] == 1.0 and len(curves[0].keyframe_points) == 30
 
 
+def test_an_armature_never_evaluated_gets_an_action(blender):
+    """4.4-5.0 crash when a slot is assigned to an armature that has no pose yet: the adapter evaluates it
+    first (and only then: other bakes do not re-evaluate the scene)."""
+    bpy = blender.bpy
+    obj = bpy.data.objects.new("fresh", bpy.data.armatures.new("fresh"))
+    bpy.context.scene.collection.objects.link(obj)
+    assert obj.pose is None
+    action = bpy.data.actions.new("fresh")
+    actions.assign(obj, action)
+    assert obj.animation_data.action == action
+
+
 def test_sampling_is_fast_enough_for_10_seconds(blender):
     """300 frames are read with one frame_set and one foreach_get each (no per-bone Python calls)."""
     tracks, contacts = codec_tracks(T=300)

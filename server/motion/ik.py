@@ -5,10 +5,14 @@ the hip line for the pelvis, the shoulder line for the chest (blended up the spi
 hinge planes for the limbs when they bend, and otherwise the parent's twist carried down the chain.
 Rest directions come from a rest pose (ours is a T-pose facing +Z, left = +X, Y up)."""
 
+from functools import lru_cache
+from typing import NamedTuple
+
 import numpy as np
 
 from . import skeleton as sk
 from .kinematics import rest_positions
+from .vectors import cross, dot, norm, normalise
 
 J = sk.JOINT_INDEX
 # Each non-leaf joint aims at one child; leaves (wrists, toes, head) keep their parent's orientation.
@@ -29,24 +33,12 @@ SPINE_SHOULDER_SHARE = {0: 0.0, 3: 1 / 3, 6: 2 / 3, 9: 1.0}
 X_AXIS = np.array([1.0, 0.0, 0.0])
 
 
-def normalise(v, eps=1e-9):
-    """Unit vectors along the last axis (np.linalg.norm's checks cost more than the sum on small arrays)."""
-    return v / np.maximum(np.sqrt((v * v).sum(-1, keepdims=True)), eps)
-
-
-def _cross(a, b):
-    """np.cross for (..., 3) arrays, without its axis juggling (a large share of a solve's time)."""
-    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
-    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
-    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
-
-
 def frames_from(primary, secondary):
     """Orthonormal frames (..., 3, 3): column 0 along primary, column 1 the part of secondary
     perpendicular to it, column 2 their cross product."""
     x = normalise(primary)
-    y = normalise(secondary - (secondary * x).sum(-1, keepdims=True) * x)
-    return np.stack([x, y, _cross(x, y)], axis=-1)
+    y = normalise(secondary - dot(secondary, x)[..., None] * x)
+    return np.stack([x, y, cross(x, y)], axis=-1)
 
 
 def _smoothstep(x, lo, hi):
@@ -54,19 +46,63 @@ def _smoothstep(x, lo, hi):
     return t * t * (3 - 2 * t)
 
 
-def _depth(j):
-    return len(sk.ancestors(j)) - 1
+def _level(j):
+    """A spine joint's twist reference comes from the hip and shoulder lines alone; every other joint's
+    carries its parent's twist down, so it can be computed only a level after its parent."""
+    return 0 if j in SPINE_SHOULDER_SHARE else _level(sk.PARENTS[j]) + 1
 
 
-# aiming joints grouped by depth in the tree: a level needs only the rotations of the levels above it
-AIM_LEVELS = [[j for j in AIM_CHILD if _depth(j) == d] for d in range(max(map(_depth, AIM_CHILD)) + 1)]
+# aiming joints grouped so that a group needs only the rotations of the groups before it (parents first
+# within a group, for zero-length bones that copy their parent's rotation)
+AIM_LEVELS = [sorted((j for j in AIM_CHILD if _level(j) == d), key=lambda j: len(sk.ancestors(j)))
+              for d in range(max(map(_level, AIM_CHILD)) + 1)]
 LEAVES = [j for j in range(sk.N_JOINTS) if j not in AIM_CHILD]
+_ANCESTORS = [sk.ancestors(j) for j in range(sk.N_JOINTS)]
+_PARENTS = np.array(sk.PARENTS)
+
+
+class _Group(NamedTuple):
+    """What one group of aiming joints needs of the rest pose: fixed per rig, so worked out once."""
+    index: np.ndarray  # the group's joints
+    children: np.ndarray  # the joint each aims at
+    flat: list  # positions in the group of zero-length bones (some rigs have them): no aim
+    rest_frames: np.ndarray  # (k, 3, 3) transposed rest frames (aim, reference)
+    spine: list  # positions of spine joints, and their shoulder share
+    share: np.ndarray
+    others: list  # positions of the other joints, their parents and rest references
+    others_parents: np.ndarray
+    others_ref: np.ndarray
+    hinged: list  # positions within `others` of limbs that bend, the knees or elbows, and either side
+    hinge_at: list
+    hinged_mid: np.ndarray
+    hinged_upper: np.ndarray
+    hinged_lower: np.ndarray
+
+
+@lru_cache(maxsize=64)
+def _group(rest_bytes, level):
+    rest = np.frombuffer(rest_bytes).reshape(sk.N_JOINTS, 3)
+    index = np.array(level)
+    children = np.array([AIM_CHILD[j] for j in level])
+    aim_rest = rest[children] - rest[index]
+    flat = norm(aim_rest) < 1e-6
+    aim_rest[flat] = X_AXIS
+    ref_rest = np.array([X_AXIS if j in SPINE_SHOULDER_SHARE else np.asarray(HINGES[j][1]) if j in HINGES
+                         else _perpendicular(r) for j, r in zip(level, aim_rest)])
+    spine = [k for k, j in enumerate(level) if j in SPINE_SHOULDER_SHARE]
+    others = [k for k, j in enumerate(level) if j not in SPINE_SHOULDER_SHARE]
+    hinged = [i for i, k in enumerate(others) if level[k] in HINGES]
+    mid = np.array([HINGES[level[others[i]]][0] for i in hinged], dtype=int)
+    return _Group(index, children, list(np.flatnonzero(flat)), np.swapaxes(frames_from(aim_rest, ref_rest), -1, -2),
+                  spine, np.array([SPINE_SHOULDER_SHARE[level[k]] for k in spine])[:, None],
+                  others, _PARENTS[index[others]], ref_rest[others],
+                  hinged, [others[i] for i in hinged], mid, _PARENTS[mid], np.array([AIM_CHILD[m] for m in mid], dtype=int))
 
 
 def world_rotations(positions, rest=None, joints=None):
     """Positions (T, 22, 3) -> world rotations (T, 22, 3, 3) that carry the rest pose's bone directions
-    onto the posed ones (exactly for each joint's aimed child). Vectorised over frames and, level by level
-    of the tree, over joints. With `joints`, only those and their ancestors are computed (the others are
+    onto the posed ones (exactly for each joint's aimed child). Vectorised over frames and, group by group
+    (`AIM_LEVELS`), over joints. With `joints`, only those and their ancestors are computed (the others are
     left zero)."""
     rest = rest_positions() if rest is None else np.asarray(rest, dtype=np.float64)
     p = np.asarray(positions, dtype=np.float64)
@@ -74,41 +110,32 @@ def world_rotations(positions, rest=None, joints=None):
     G = np.zeros((T, sk.N_JOINTS, 3, 3))
     hips = normalise(p[:, J["left_hip"]] - p[:, J["right_hip"]])
     shoulders = normalise(p[:, J["left_shoulder"]] - p[:, J["right_shoulder"]])
-    needed = set(range(sk.N_JOINTS)) if joints is None else {a for j in joints for a in sk.ancestors(j)}
+    needed = set(range(sk.N_JOINTS)) if joints is None else {a for j in joints for a in _ANCESTORS[j]}
+    rest_bytes = np.ascontiguousarray(rest).tobytes()
     for level in AIM_LEVELS:
-        level = [j for j in level if j in needed]
+        level = tuple(j for j in level if j in needed)
         if not level:
             continue
-        index = np.array(level)
-        children = np.array([AIM_CHILD[j] for j in level])
-        aim_rest = rest[children] - rest[index]
-        flat = np.linalg.norm(aim_rest, axis=-1) < 1e-6  # zero-length bones (some rigs have them): no aim
-        aim_rest[flat] = X_AXIS
-        ref_rest = np.array([X_AXIS if j in SPINE_SHOULDER_SHARE else
-                             np.asarray(HINGES[j][1]) if j in HINGES else _perpendicular(r)
-                             for j, r in zip(level, aim_rest)])
-        parents = [sk.PARENTS[j] for j in level]
-        # the parent's twist carried down: the rest reference expressed through the parent's rotation
-        carried = np.einsum("tkab,kb->tka", G[:, [max(q, 0) for q in parents]], ref_rest)
-        ref = carried.copy()
-        for k, j in enumerate(level):
-            if j in SPINE_SHOULDER_SHARE:
-                share = SPINE_SHOULDER_SHARE[j]
-                ref[:, k] = (1 - share) * hips + share * shoulders
-            elif j in HINGES:  # a bending limb twists about its hinge plane's normal
-                mid = HINGES[j][0]  # the hinge joint (knee or elbow) of this limb
-                upper = p[:, mid] - p[:, sk.PARENTS[mid]]
-                lower = p[:, AIM_CHILD[mid]] - p[:, mid]
-                normal = _cross(normalise(upper), normalise(lower))
-                bend = np.linalg.norm(normal, axis=-1, keepdims=True)  # sin of the bend angle
-                normal = normal * np.where((normal * carried[:, k]).sum(-1, keepdims=True) < 0, -1.0, 1.0)
+        g = _group(rest_bytes, level)
+        ref = np.empty((T, len(level), 3))
+        if g.spine:
+            ref[:, g.spine] = (1 - g.share) * hips[:, None] + g.share * shoulders[:, None]
+        if g.others:
+            # the parent's twist carried down: the rest reference expressed through the parent's rotation
+            carried = np.einsum("tkab,kb->tka", G[:, g.others_parents], g.others_ref)
+            ref[:, g.others] = carried
+            if g.hinged:  # a bending limb twists about its hinge plane's normal
+                normal = cross(normalise(p[:, g.hinged_mid] - p[:, g.hinged_upper]),
+                               normalise(p[:, g.hinged_lower] - p[:, g.hinged_mid]))
+                bend = norm(normal)[..., None]  # sin of the bend angle
+                c = carried[:, g.hinged]
+                normal = normal * np.where(dot(normal, c)[..., None] < 0, -1.0, 1.0)
                 w = _smoothstep(bend, 0.05, 0.25)
-                ref[:, k] = w * normalise(normal) + (1 - w) * carried[:, k]
-        aim = p[:, children] - p[:, index]
-        G[:, index] = frames_from(aim, ref) @ np.swapaxes(frames_from(aim_rest, ref_rest), -1, -2)
-        for k, (j, q) in enumerate(zip(level, parents)):
-            if flat[k]:
-                G[:, j] = G[:, q] if q >= 0 else np.eye(3)
+                ref[:, g.hinge_at] = w * normalise(normal) + (1 - w) * c
+        G[:, g.index] = frames_from(p[:, g.children] - p[:, g.index], ref) @ g.rest_frames
+        for k in g.flat:
+            q = sk.PARENTS[level[k]]
+            G[:, level[k]] = G[:, q] if q >= 0 else np.eye(3)
     for j in needed.intersection(LEAVES):  # leaves (wrists, toes, head) keep their parent's orientation
         G[:, j] = G[:, sk.PARENTS[j]]
     return G

@@ -5,6 +5,8 @@ i.e. [R00, R01, R10, R11, R20, R21]. Mirroring across X negates components 1, 2 
 
 import numpy as np
 
+from .vectors import dot
+
 
 def qmul(q, r):
     """Hamilton product q * r."""
@@ -71,27 +73,24 @@ def quaternion_to_matrix(q):
 
 
 def matrix_to_quaternion(m):
-    """Rotation matrices (..., 3, 3) -> unit quaternions with w >= 0 (Shepperd's method, branch-free)."""
+    """Rotation matrices (..., 3, 3) -> unit quaternions with w >= 0 (Shepperd's method, branch-free).
+
+    Row i of the symmetric 4x4 matrix K below is the quaternion times 4 q_i (row 0: 4w (w, x, y, z), ...);
+    the row with the largest diagonal, 4 q_i^2, is the best conditioned, and normalised it is the
+    quaternion. K is built with components first: per-element gathers cost several times more."""
     m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    # Four candidate magnitudes; the largest gives the best-conditioned formula.
-    cand = np.stack((1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22), -1)
-    best = np.argmax(cand, axis=-1)
-    s = np.sqrt(np.maximum(np.take_along_axis(cand, best[..., None], -1)[..., 0], 1e-12)) * 2
     a = m[..., 2, 1] - m[..., 1, 2]
     b = m[..., 0, 2] - m[..., 2, 0]
     c = m[..., 1, 0] - m[..., 0, 1]
     d = m[..., 0, 1] + m[..., 1, 0]
     e = m[..., 0, 2] + m[..., 2, 0]
     f = m[..., 1, 2] + m[..., 2, 1]
-    options = np.stack((
-        np.stack((s / 4, a / s, b / s, c / s), -1),
-        np.stack((a / s, s / 4, d / s, e / s), -1),
-        np.stack((b / s, d / s, s / 4, f / s), -1),
-        np.stack((c / s, e / s, f / s, s / 4), -1),
-    ), -2)
-    q = np.take_along_axis(options, best[..., None, None], -2)[..., 0, :]
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0, -q, q)
+    K = np.stack((1 + m00 + m11 + m22, a, b, c, a, 1 + m00 - m11 - m22, d, e,
+                  b, d, 1 - m00 + m11 - m22, f, c, e, f, 1 - m00 - m11 + m22)).reshape((4, 4) + m.shape[:-2])
+    best = np.argmax(K[[0, 1, 2, 3], [0, 1, 2, 3]], axis=0)
+    q = np.where(best == 0, K[0], np.where(best == 1, K[1], np.where(best == 2, K[2], K[3])))
+    q = q * (np.where(q[0] < 0, -1.0, 1.0) / np.sqrt((q * q).sum(0)))
+    return np.moveaxis(q, 0, -1)
 
 
 def rot6d_to_matrix(r6):
@@ -113,7 +112,7 @@ def matrix_to_rot6d(m):
 def make_continuous(q, axis=0):
     """Flip quaternion signs along `axis` so consecutive quaternions lie in the same hemisphere."""
     q = np.moveaxis(np.array(q, copy=True), axis, 0)
-    dots = (q[1:] * q[:-1]).sum(-1)
+    dots = dot(q[1:], q[:-1])
     # Each flip changes the sign of everything after it, so accumulate the parity of flips.
     flips = np.cumsum(dots < 0, axis=0) % 2
     q[1:] *= np.where(flips[..., None] == 1, -1.0, 1.0)
