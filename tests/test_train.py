@@ -74,6 +74,28 @@ def test_recogniser_learns_the_corpus(trained):
     assert accuracy > 0.5  # 24 families: chance is about 4 %
 
 
+def test_vq_reconstruction_report(trained):
+    """The VQ's own check: reconstructions cut to whole tokens and scored against the same frames of the
+    clips; a lossless VQ would score exactly like the clips."""
+    from server.eval import reconstruction, recogniser
+    from server.train.runs import load_vq, read_stats
+    vq, stats = load_vq(trained / "run"), read_stats(trained / "run")
+    clips = data.load("synthetic", trained / "corpus", "val", 15)
+    judge = recogniser.train(data.load("synthetic", trained / "corpus", "train", 15), stats, steps=40, batch_size=16)
+    T = clips[0].features.shape[1]
+    rebuilt = reconstruction.reconstruct(vq, stats, clips[0].features)
+    assert rebuilt.shape == (2, T // 4 * 4, 262) and np.isfinite(rebuilt).all()
+    report = reconstruction.report(vq, stats, clips, judge)
+    names = judge.predict([c.features for c in clips], stats)
+    assert report["top1_on_clips"] == np.mean([n == c.family for n, c in zip(names, clips)])
+    assert report["joint_error_cm"] > 0 and report["pelvis_relative_error_cm_per_joint"]["pelvis"] == 0
+
+    class Lossless:  # tokens that are the motion itself
+        encode = decode = staticmethod(lambda x: x)
+    exact = reconstruction.report(Lossless(), stats, clips, judge)
+    assert exact["joint_error_cm"] < 1e-3 and exact["pelvis_relative_error_cm"] < 1e-3
+
+
 def test_custom_folder_source(tmp_path):
     from server.synth import corpus
     scene = corpus.samples(1, seed=1)[0]

@@ -3,6 +3,12 @@ with the recogniser, and compare physical metrics with the corpus's own.
 
     python -m server.eval --model server/weights/default --corpus runs/default/corpus --out report.json
 
+Or a VQ-VAE alone, before a transformer is trained on it: the recogniser on its reconstructions of the
+validation clips (the ceiling of any transformer on it) and its joint errors, from a training run's folder
+or an exported model:
+
+    python -m server.eval --vq runs/my-model --corpus runs/default/corpus
+
 The recogniser is trained on the corpus's training split the first time (seeded) and cached next to it."""
 
 import argparse
@@ -21,7 +27,8 @@ from ..motion import skeleton as sk
 from ..motion.features import POSITIONS
 from ..pipeline import Pipeline
 from ..train import data
-from . import physics, recogniser
+from ..train.runs import load_vq, read_stats
+from . import physics, reconstruction, recogniser
 from .heldout import prompts
 
 
@@ -34,20 +41,39 @@ def physics_of(feature_list, families, fps):
     return physics.summarise([physics.measure(*positions(f), fps, fam) for f, fam in zip(feature_list, families)])
 
 
+def recogniser_for(corpus_dir, fps, normaliser, log=print):
+    """The corpus's recogniser: trained on its training split the first time, then read from its cache."""
+    cache = Path(corpus_dir) / "recogniser.pt"
+    if cache.exists():
+        return recogniser.load(cache)
+    log("training the recogniser on the corpus ...")
+    judge = recogniser.train(data.load("synthetic", corpus_dir, "train", fps), normaliser)
+    recogniser.save(judge, cache)
+    return judge
+
+
+def evaluate_vq(path, corpus_dir, fps=None, log=print):
+    """The reconstruction report (`reconstruction.report`) of the VQ-VAE in a training run's folder
+    (vq_best.pt, stats.npz) or in an exported model."""
+    path = Path(path)
+    if (path / "vq_best.pt").exists():
+        vq, normaliser = load_vq(path), read_stats(path)
+        fps = fps or data.synthetic_fps(corpus_dir)
+    else:
+        model = load_model(path)
+        vq, normaliser, fps = model.vq, model.normaliser, model.fps
+    val_clips = data.load("synthetic", corpus_dir, "val", fps)
+    return {"vq": str(path), **reconstruction.report(vq, normaliser, val_clips,
+                                                     recogniser_for(corpus_dir, fps, normaliser, log))}
+
+
 def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=None, log=print):
     """Unset guidance and steps take the model's recommended sampling settings (config.json), as the
     generator process does."""
     model = load_model(model_dir)
     fps = model.fps
-    train_clips = data.load("synthetic", corpus_dir, "train", fps)
     val_clips = data.load("synthetic", corpus_dir, "val", fps)
-    cache = Path(corpus_dir) / "recogniser.pt"
-    if cache.exists():
-        judge = recogniser.load(cache)
-    else:
-        log("training the recogniser on the corpus ...")
-        judge = recogniser.train(train_clips, model.normaliser)
-        recogniser.save(judge, cache)
+    judge = recogniser_for(corpus_dir, fps, model.normaliser, log)
     val_names = judge.predict([c.features for c in val_clips], model.normaliser)
     corpus_top1 = float(np.mean([p == c.family for p, c in zip(val_names, val_clips)]))
 
@@ -84,6 +110,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m server.eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="server/weights/default")
+    parser.add_argument("--vq", help="evaluate only this VQ-VAE (a training run's folder or a model)")
     parser.add_argument("--corpus", default="runs/default/corpus")
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--guidance", type=float, help="default: the model's recommended setting")
@@ -91,12 +118,17 @@ def main(argv=None):
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    report = evaluate(args.model, args.corpus, args.seconds, args.seed, args.guidance,
-                      log=lambda m: print(m, file=sys.stderr))
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    if args.vq:
+        report = evaluate_vq(args.vq, args.corpus, log=log)
+        keys = ("top1_on_clips", "top1_on_reconstructions", "joint_error_cm", "pelvis_relative_error_cm")
+    else:
+        report = evaluate(args.model, args.corpus, args.seconds, args.seed, args.guidance, log=log)
+        keys = ("model_id", "top1", "recogniser_top1_on_corpus", "physics_ratio")
     text = json.dumps(report, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n")
-    summary = {k: report[k] for k in ("model_id", "top1", "recogniser_top1_on_corpus", "physics_ratio")}
+    summary = {k: report[k] for k in keys}
     print(json.dumps(summary, indent=2))
 
 

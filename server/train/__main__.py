@@ -15,16 +15,15 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..checkpoints import LoadedModel, save
 from ..model.text import load_text_encoder
 from ..model.transformer import MaskTransformer, TransformerConfig
-from ..model.vqvae import VQConfig, VQVAE
-from ..motion.normalise import Normaliser
+from ..model.vqvae import VQConfig
 from ..synth import corpus
 from . import data
+from .runs import load_vq, normaliser_for, read_stats
 from .transformer import TransformerTrainConfig, tokenise, train as train_transformer
 from .vq import VQTrainConfig, train as train_vq
 
@@ -63,33 +62,11 @@ def write_corpus(out, train, val, seed, fps):
             print(f"wrote {n} scenes to {path}", file=sys.stderr)
 
 
-def normaliser_for(run, train_clips):
-    """The run's statistics: computed from the training clips once, then read back on every resume."""
-    path = Path(run) / "stats.npz"
-    if not path.exists():
-        stats = data.statistics(train_clips)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, mean=stats.mean, std=stats.std)
-    return read_stats(run)
-
-
-def read_stats(run):
-    with np.load(Path(run) / "stats.npz") as s:
-        return Normaliser(s["mean"], s["std"])
-
-
 def run_vq(args, vq_cfg, train_cfg):
     train_clips = data.load(args.source, args.data, "train", args.fps)
     val_clips = data.load(args.source, args.data, "val", args.fps)
     normaliser = normaliser_for(args.run, train_clips)
     return train_vq(vq_cfg, train_cfg, train_clips, val_clips, normaliser, Path(args.run), args.device)
-
-
-def load_vq(run):
-    state = torch.load(Path(run) / "vq_best.pt", map_location="cpu", weights_only=True)
-    vq = VQVAE(VQConfig(**state["config"]))
-    vq.load_state_dict(state["model"])
-    return vq.eval()
 
 
 def run_transformer(args, t_cfg, train_cfg):

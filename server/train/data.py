@@ -35,6 +35,12 @@ def synthetic(path, fps):
     return [Clip(f, c, fam) for f, c, fam in items]
 
 
+def synthetic_fps(folder):
+    """The frame rate a synthetic corpus folder was written at."""
+    with np.load(Path(folder) / "val.npz") as f:
+        return int(f["fps"])
+
+
 def _captions(path):
     lines = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
     return [line for line in lines if line]

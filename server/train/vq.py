@@ -33,6 +33,10 @@ class VQTrainConfig:
     bones: float = 5.0
     geodesic: float = 0.01
     foot: float = 500.0
+    # Not in the paper: joint positions relative to the pelvis, in metres (smooth L1, beta 5 cm). The paper's
+    # position terms act on normalised world positions, whose spread is mostly where people stand, so a
+    # 20 cm error at a wrist weighs little there; 0 is the official recipe.
+    local: float = 0.0
     # Codes are drawn by Gumbel sampling at this temperature during training (official: 0.5). Early on the
     # codes lie close together, so sampling is nearly uniform and the decoder learns only the mean pose for
     # the first ~1,000 steps; 0 (nearest code) learns from the first step, which matters on a short budget.
@@ -86,6 +90,7 @@ def losses(pred, target, commit, mean, std, cfg: VQTrainConfig):
     g = (target[..., POSITIONS] * std[POSITIONS] + mean[POSITIONS]).reshape(B, T, sk.N_JOINTS, 3)
     bone = lambda x: (x[:, :, _CHILDREN] - x[:, :, _PARENTS]).norm(dim=-1)  # noqa: E731
     parts["bones"] = smooth(bone(p), bone(g))
+    parts["local"] = smooth(p - p[:, :, :1], g - g[:, :, :1], beta=0.05)
     pr = (pred[..., ROTATIONS] * std[ROTATIONS] + mean[ROTATIONS]).reshape(B, T, -1, 6)
     gr = (target[..., ROTATIONS] * std[ROTATIONS] + mean[ROTATIONS]).reshape(B, T, -1, 6)
     parts["geodesic"] = _geodesic(pr, gr)
@@ -93,7 +98,7 @@ def losses(pred, target, commit, mean, std, cfg: VQTrainConfig):
     foot_velocity = p[:, 1:, _FEET] - p[:, :-1, _FEET]
     parts["foot"] = smooth(foot_velocity * contact[..., None], torch.zeros_like(foot_velocity))
     weights = {"rec": 1.0, "commit": cfg.commit, "explicit": cfg.explicit, "velocity": cfg.velocity,
-               "bones": cfg.bones, "geodesic": cfg.geodesic, "foot": cfg.foot}
+               "bones": cfg.bones, "geodesic": cfg.geodesic, "foot": cfg.foot, "local": cfg.local}
     return sum(weights[k] * v for k, v in parts.items()), parts
 
 
