@@ -373,7 +373,7 @@ def fit_to_rig(target, rest, planted=None):
     """Joint positions with the rig's bone lengths: the torso in the target's shape, placed where it fits
     the target's best, limbs reaching their end targets by two-bone IK (the body
     lowered where a planted foot would be out of reach). All (T, 22, 3), Blender world space."""
-    lengths = {j: np.linalg.norm(rest[j] - rest[p]) for j, p in enumerate(sk.PARENTS) if p >= 0}
+    lengths = dict(enumerate(norm(rest[1:] - rest[list(sk.PARENTS[1:])]), start=1))  # joint 0 is the only root
     out = np.zeros_like(target)
     limb_parts = {j for limb in LIMBS for j in limb[1:] if j is not None}
     # the pelvis and chest orient their non-aimed children (hips, collars): rotations from the target
