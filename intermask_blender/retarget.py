@@ -68,8 +68,8 @@ class RigSpec:
     def _root_driver(self):
         common = None
         for b in self.joint_bones[self.joint_bones >= 0]:
-            chain = set(self.ancestors(b))
-            common = self.ancestors(b) if common is None else [a for a in common if a in chain]
+            chain = self.ancestors(b)
+            common = chain if common is None else [a for a in common if a in set(chain)]
         pelvis = int(self.joint_bones[J["pelvis"]])
         return common[0] if common and common[0] in self.ancestors(pelvis) else pelvis
 
