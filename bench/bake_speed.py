@@ -8,12 +8,12 @@ import argparse
 import gc
 import os
 import sys
-import tempfile
 import time
 
-from common import ROOT, load_extension_package, report
+from common import ROOT, load_extension_package, report, scratch_dir
 
-os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="intermask-bench-"))
+if "BLENDER_USER_RESOURCES" not in os.environ:  # a throwaway Blender config, never the user's
+    os.environ["BLENDER_USER_RESOURCES"] = str(scratch_dir("intermask-bench-"))
 
 
 def main():

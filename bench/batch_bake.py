@@ -6,11 +6,9 @@ BVH, previews), and batched generation (requests queued together) against one by
 import argparse
 import json
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from common import load_extension_package, report  # also puts the repository on sys.path
+from common import load_extension_package, report, scratch_dir  # also puts the repository on sys.path
 
 PROMPTS = ["two people shake hands", "one pushes the other away", "they hug", "a high five",
            "one waves and the other waves back", "they bow to each other", "one punches, the other dodges",
@@ -26,7 +24,7 @@ def main():
     args = parser.parse_args()
     load_extension_package()
     from intermask.intermask_blender import batch
-    work = Path(tempfile.mkdtemp(prefix="intermask-bench-batch-"))
+    work = scratch_dir("intermask-bench-batch-")
     prompts = work / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": PROMPTS[k % len(PROMPTS)], "seconds": args.seconds, "seed": k})
                                + "\n" for k in range(args.items)))

@@ -1,13 +1,23 @@
-"""Helpers shared by the benchmarks: timing with medians, and the repository on sys.path."""
+"""Helpers shared by the benchmarks: timing with medians, scratch folders, and the repository on sys.path."""
 
+import atexit
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def scratch_dir(prefix):
+    """A temporary folder removed when the benchmark exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return Path(path)
 
 
 def timed(fn, repeats, warmup=1):

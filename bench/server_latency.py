@@ -7,12 +7,9 @@ Without --model it uses the embedded default model; with --random it builds a ra
 official full-size configuration (for timing only)."""
 
 import argparse
-import statistics
 import sys
-import tempfile
-import time
 
-from common import load_extension_package, report, timed  # also puts the repository on sys.path
+from common import load_extension_package, report, scratch_dir, timed  # also puts the repository on sys.path
 
 
 def random_full_size(folder):
@@ -42,7 +39,7 @@ def main():
     from intermask.intermask_blender.client import GeneratorClient
     model = args.model
     if args.random:
-        model = str(random_full_size(tempfile.mkdtemp(prefix="intermask-bench-")))
+        model = str(random_full_size(scratch_dir("intermask-bench-")))
     server_args = ["--threads", str(args.threads)] + (["--model", model] if model else [])
     clip = dict(seconds=5.0, steps=args.steps, guidance=2.0)
 

@@ -3,8 +3,10 @@
 Before bpy is imported anywhere, Blender's user folders are pointed at a temporary directory so tests
 never touch the user's config, and model hubs are switched off."""
 
+import atexit
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +18,7 @@ SHARED = ROOT.parent / "shared"
 REFERENCE = SHARED / "reference"
 
 _USER_RESOURCES = tempfile.mkdtemp(prefix="intermask-blender-user-")
+atexit.register(shutil.rmtree, _USER_RESOURCES, ignore_errors=True)
 os.environ["BLENDER_USER_RESOURCES"] = _USER_RESOURCES
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
