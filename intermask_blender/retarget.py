@@ -17,6 +17,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from ..server.motion import axes, ik, kinematics, skeleton as sk
+from ..server.motion.cleanup import smooth_envelope
 from ..server.motion.vectors import cross, dot, norm, normalise
 from . import bonemap
 from ..server.motion.rotations import make_continuous, matrix_to_quaternion, qbetween, quaternion_to_matrix
@@ -400,7 +401,7 @@ def fit_to_rig(target, rest, planted=None):
             need = d[:, 2] - np.sqrt(reach ** 2 - flat)
             drop = np.maximum(drop, np.where(planted[:, side].any(-1), need, 0.0))
         if (drop > 0).any():
-            out[:, placed, 2] -= _smooth_max(np.maximum(drop, 0.0))[:, None]
+            out[:, placed, 2] -= smooth_envelope(np.maximum(drop, 0.0))[:, None]
     target = target.copy()
     if planted is not None:  # a planted toe with a lifting heel: the foot pivots about the toe
         for (_, _, ankle, toe), toe_channel in zip(LIMBS[:2], (1, 3)):
@@ -413,14 +414,6 @@ def fit_to_rig(target, rest, planted=None):
         if tip is not None:
             out[:, tip] = out[:, end] + lengths[tip] * normalise(target[:, tip] - target[:, end])
     return out
-
-
-def _smooth_max(x, radius=4):
-    """A smooth upper envelope: running maximum, then a moving average (no pops when the body dips)."""
-    padded = np.pad(x, radius, mode="edge")
-    peak = np.max(np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1), axis=-1)
-    padded = np.pad(peak, radius, mode="edge")
-    return np.convolve(padded, np.ones(2 * radius + 1) / (2 * radius + 1), mode="valid")
 
 
 def solve(sources, contacts, rigs, placement=None):

@@ -17,7 +17,7 @@ import torch
 
 from . import checkpoints, protocol
 from .model.sampling import SamplingOptions
-from .motion import features as F, ik, skeleton as sk
+from .motion import cleanup, features as F, ik, skeleton as sk
 from .motion.rotations import matrix_to_rot6d
 from .motion.timing import resample
 from .pipeline import Pipeline, RequestError
@@ -303,7 +303,8 @@ class Engine:
         given = F.canonicalise(f["given"])
         feats = person_features(given.positions[:: self.rate])
         motions = self.pipeline.react(f["prompt"], feats, f["given_person"], job.seeds(), self.options(job), on_step)
-        self._send_result(job, motions, given, start, loaded, time.perf_counter())
+        keep_given = tuple(k != f["given_person"] for k in (0, 1))  # the user's own partner never moves
+        self._send_result(job, motions, given, start, loaded, time.perf_counter(), movable=keep_given)
 
     def _inpaint(self, job, start, loaded, on_step):
         f = job.fields
@@ -312,15 +313,17 @@ class Engine:
         feats = np.stack([person_features(frame.positions[::r]), person_features(frame.from_world(f["motion"][1])[::r])])
         motions = self.pipeline.inpaint(f["prompt"], feats, f["start_frame"] // r, -(-f["end_frame"] // r), f["persons"],
                                         job.seeds(), self.options(job), on_step)
-        self._send_result(job, motions, frame, start, loaded, time.perf_counter())
+        # no clean-up: moving a person would break the continuity with the frames kept outside the window
+        self._send_result(job, motions, frame, start, loaded, time.perf_counter(), movable=(False, False))
 
-    def _send_result(self, job, motions, frame, start, loaded, sampled, batch_rows=None):
-        """motions (C, 2, T, 262) in the pair frame -> a result event, mapped back to the caller's frame."""
+    def _send_result(self, job, motions, frame, start, loaded, sampled, batch_rows=None, movable=(True, True)):
+        """motions (C, 2, T, 262) in the pair frame -> a result event, mapped back to the caller's frame.
+        The persons that `movable` allows are cleaned up (`cleanup.clean_pair`)."""
         candidates = []
         for seed, motion in zip(job.seeds(), motions):
             persons = []
-            for person in motion:
-                positions = to_wire_rate(person[:, F.POSITIONS].reshape(-1, sk.N_JOINTS, 3), self.rate)
+            pair = [to_wire_rate(person[:, F.POSITIONS].reshape(-1, sk.N_JOINTS, 3), self.rate) for person in motion]
+            for positions in cleanup.clean_pair(*pair, movable):
                 contacts = F.foot_contacts(positions)
                 contacts = np.concatenate([contacts, contacts[-1:]]).astype(np.float32)
                 if frame is not None:

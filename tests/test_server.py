@@ -17,6 +17,7 @@ pytest.importorskip("torch")
 from conftest import ROOT  # noqa: E402
 from intermask.intermask_blender.client import GeneratorClient, GeneratorError, decode_motion  # noqa: E402
 from server import checkpoints  # noqa: E402
+from server.eval import physics  # noqa: E402
 from small_models import small_model  # noqa: E402
 
 
@@ -95,6 +96,15 @@ def test_cancel_mid_run_then_carry_on(client):
     assert info.value.code == "cancelled"
     assert req.progress[0] < 100
     assert client.generate("still alive", **FAST).wait(120)["frames"] == 60
+
+
+def test_generated_pairs_come_back_apart_and_above_the_floor(client):
+    """Random weights make bodies that sink and overlap; the process cleans them up before sending."""
+    result = client.generate("two people hug", seed=7, candidates=3, **FAST).wait(120)
+    for pos, _ in decode_motion(result):
+        p1, p2 = pos.astype(np.float64)
+        assert p1[..., 1].min() >= -1e-5 and p2[..., 1].min() >= -1e-5
+        assert physics.body_penetration(p1, p2, (physics.height_scale(p1), physics.height_scale(p2))).max() < 2e-3
 
 
 def test_react_keeps_the_given_person_in_place(client):

@@ -1,0 +1,75 @@
+"""Physical clean-up of generated two-person motion: nobody below the floor, and two bodies that overlap
+pushed apart. A small model's samples break both now and then; its training data never does.
+
+Positions (T, 22, 3) in the pair's frame, metres, Y up, floor at y = 0."""
+
+import numpy as np
+
+from . import bodies, skeleton as sk
+from .vectors import norm
+
+PELVIS = sk.JOINT_INDEX["pelvis"]
+SEPARATION_PASSES = 4  # a push along the pelvis line may leave part of a sideways overlap for the next pass
+CLEARANCE = 0.005  # metres added to each push, so that smoothing never leaves a sliver of overlap
+
+
+def smooth_envelope(x, radius=4):
+    """A smooth upper envelope of x (T,): a running maximum, then a moving average over the same window.
+    Never below x, so a correction by it is never short, and it ramps in and out instead of popping."""
+    padded = np.pad(x, radius, mode="edge")
+    peak = np.max(np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1), axis=-1)
+    padded = np.pad(peak, radius, mode="edge")
+    return np.convolve(padded, np.ones(2 * radius + 1) / (2 * radius + 1), mode="valid")
+
+
+def lift_above_floor(p):
+    """Raise, smoothly, the frames whose lowest joint is below the floor."""
+    sink = np.maximum(-p[..., 1].min(axis=1), 0.0)
+    if not sink.any():
+        return p
+    out = p.copy()
+    out[..., 1] += smooth_envelope(sink)[:, None]
+    return out
+
+
+def _apart(p1, p2):
+    """(T, 3) horizontal unit vectors from person 1's pelvis to person 2's, smoothed over time; where the
+    pelvises coincide, the clip's mean direction (or +X) stands in."""
+    away = p2[:, PELVIS] - p1[:, PELVIS]
+    away[:, 1] = 0.0
+    length = norm(away)
+    valid = length > 1e-3
+    mean = away[valid].sum(0) if valid.any() else np.zeros(3)
+    fallback = mean / norm(mean) if norm(mean) > 1e-6 else np.array([1.0, 0.0, 0.0])
+    away = np.where(valid[:, None], away / np.maximum(length, 1e-9)[:, None], fallback)
+    kernel = np.ones(5) / 5
+    away = np.stack([np.convolve(np.pad(away[:, k], 2, mode="edge"), kernel, mode="valid") for k in range(3)], -1)
+    length = norm(away)
+    return np.where(length[:, None] > 1e-6, away / np.maximum(length, 1e-9)[:, None], fallback)
+
+
+def separate(p1, p2, movable=(True, True)):
+    """Push two overlapping bodies apart, horizontally along the line between their pelvises and smoothly
+    in time, shared between the persons that may move. Frames without overlap (and their neighbours
+    beyond the ramp) are left exactly as they were."""
+    share = np.asarray(movable, dtype=float)
+    if share.sum() == 0:
+        return p1, p2
+    share = share / share.sum()
+    scales = (bodies.height_scale(p1), bodies.height_scale(p2))
+    p1, p2 = p1.copy(), p2.copy()
+    for _ in range(SEPARATION_PASSES):
+        depth = bodies.penetration(p1, p2, scales)
+        if depth.max() <= 1e-4:
+            break
+        push = smooth_envelope(np.where(depth > 0, depth + CLEARANCE, 0.0))[:, None] * _apart(p1, p2)
+        p1 -= share[0] * push[:, None]
+        p2 += share[1] * push[:, None]
+    return p1, p2
+
+
+def clean_pair(p1, p2, movable=(True, True)):
+    """Both clean-ups on a pair; a person that may not move (the given partner of a reaction) is kept
+    exactly."""
+    p1, p2 = (lift_above_floor(p) if m else p for p, m in zip((p1, p2), movable))
+    return separate(p1, p2, movable)

@@ -1,0 +1,85 @@
+"""The clean-up of generated motion resolves what it is for (overlapping bodies, sinking) and touches
+nothing else: frames without a defect, and a person that may not move, stay exactly as they were."""
+
+import numpy as np
+import pytest
+
+from server.eval import physics
+from server.motion import cleanup, skeleton as sk
+from server.synth import corpus
+
+PELVIS = sk.JOINT_INDEX["pelvis"]
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """A real synthetic handshake: the bodies come close but never overlap."""
+    p1, p2 = corpus.samples(1, seed=3, families=["handshake"])[0].positions
+    assert overlap(p1, p2).max() < 1e-3
+    return p1, p2
+
+
+def overlap(p1, p2):
+    return physics.body_penetration(p1, p2, (physics.height_scale(p1), physics.height_scale(p2)))
+
+
+def walk_through(p1, p2, gap=0.15, start=40, end=60):
+    """Person 2 moved towards person 1 during frames [start, end), until their pelvises are `gap` metres
+    apart horizontally: their torsos overlap."""
+    p2 = p2.copy()
+    toward = p1[:, PELVIS] - p2[:, PELVIS]
+    toward[:, 1] = 0.0
+    distance = np.linalg.norm(toward, axis=-1, keepdims=True)
+    move = np.zeros((len(p2), 3))
+    move[start:end] = (toward * (1 - gap / distance))[start:end]
+    p2 += move[:, None]
+    return p2
+
+
+def test_overlapping_bodies_are_pushed_apart_and_the_rest_is_untouched(pair):
+    p1, p2 = pair
+    bad = walk_through(p1, p2)
+    assert overlap(p1, bad).max() > 0.05
+    q1, q2 = cleanup.clean_pair(p1, bad)
+    assert overlap(q1, q2).max() < 1e-3
+    # only frames near the overlap moved, and each person moved rigidly and horizontally
+    moved = np.abs(q1 - p1).max(axis=(1, 2)) > 0
+    assert moved[40:60].all() and not moved[:25].any() and not moved[75:].any()
+    for before, after in ((p1, q1), (bad, q2)):
+        shift = after - before
+        assert np.allclose(shift, shift[:, :1], atol=1e-9) and np.allclose(shift[..., 1], 0.0)
+
+
+def test_the_push_ramps_in_and_out(pair):
+    p1, p2 = pair
+    q1, _ = cleanup.clean_pair(p1, walk_through(p1, p2, gap=0.1))
+    offset = np.linalg.norm(q1[:, PELVIS] - p1[:, PELVIS], axis=-1)
+    assert np.abs(np.diff(offset)).max() < 0.5 * offset.max()
+
+
+def test_a_person_that_may_not_move_is_kept_exactly(pair):
+    p1, p2 = pair
+    bad = walk_through(p1, p2)
+    q1, q2 = cleanup.clean_pair(p1, bad, movable=(True, False))
+    assert np.array_equal(q2, bad)
+    assert overlap(q1, q2).max() < 1e-3
+    assert cleanup.clean_pair(p1, bad, movable=(False, False)) == (p1, bad)
+
+
+def test_sinking_frames_are_lifted_smoothly_and_others_kept(pair):
+    p1, p2 = pair
+    sunk = p1.copy()
+    sunk[20:60, :, 1] -= 0.06 * np.sin(np.linspace(0, np.pi, 40))[:, None]  # a smooth dip into the floor
+    assert physics.ground_penetration(sunk) > 0
+    lifted, _ = cleanup.clean_pair(sunk, p2 + np.array([5.0, 0.0, 0.0]))  # far apart: only the floor matters
+    assert physics.ground_penetration(lifted) == 0.0
+    assert np.array_equal(lifted[:10], sunk[:10]) and np.array_equal(lifted[70:], sunk[70:])
+    step = lambda p: np.abs(np.diff(p[:, PELVIS, 1])).max()  # noqa: E731
+    assert step(lifted) < step(sunk) + 0.005
+
+
+def test_smooth_envelope_is_never_below_its_input():
+    x = np.random.default_rng(0).uniform(0, 1, 200) * (np.random.default_rng(1).uniform(0, 1, 200) > 0.8)
+    env = cleanup.smooth_envelope(x)
+    assert (env >= x - 1e-12).all()
+    assert cleanup.smooth_envelope(np.zeros(50)).max() == 0.0
