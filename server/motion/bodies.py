@@ -37,14 +37,28 @@ def segment_distances(a0, a1, b0, b1):
     return np.linalg.norm(w + u * s[..., None] - v * t[..., None], axis=-1)
 
 
+_I0, _I1, _R = (np.array(x) for x in zip(*CAPSULES))
+_JOINTS = np.union1d(_I0, _I1)
+
+
+def _bounding_radius(p, scale):
+    """Per frame, the radius of a sphere about the pelvis that holds every capsule of the body."""
+    return np.linalg.norm(p[:, _JOINTS] - p[:, :1], axis=-1).max(-1) + _R.max() * scale
+
+
 def penetration(p1, p2, scales=(1.0, 1.0)):
     """Per frame (T,), the deepest overlap between any capsule of one body and any of the other."""
-    i0, i1, r = (np.array(x) for x in zip(*CAPSULES))
-    a0, a1 = p1[:, i0][:, :, None], p1[:, i1][:, :, None]
-    b0, b1 = p2[:, i0][:, None], p2[:, i1][:, None]
-    dist = segment_distances(a0, a1, b0, b1)  # (T, n, n)
-    depth = (r[:, None] * scales[0] + r[None, :] * scales[1]) - dist
-    return np.maximum(depth.max(axis=(1, 2)), 0.0)
+    depth = np.zeros(len(p1))
+    # only frames whose bounding spheres meet can overlap: people apart cost nothing
+    near = np.linalg.norm(p1[:, 0] - p2[:, 0], axis=-1) <= _bounding_radius(p1, scales[0]) + \
+        _bounding_radius(p2, scales[1])
+    if near.any():
+        a0, a1 = p1[near][:, _I0, None], p1[near][:, _I1, None]
+        b0, b1 = p2[near][:, None, _I0], p2[near][:, None, _I1]
+        dist = segment_distances(a0, a1, b0, b1)  # (T', n, n)
+        overlap = (_R[:, None] * scales[0] + _R[None, :] * scales[1]) - dist
+        depth[near] = np.maximum(overlap.max(axis=(1, 2)), 0.0)
+    return depth
 
 
 def height_scale(p):
