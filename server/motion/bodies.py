@@ -6,6 +6,7 @@ Positions (T, 22, 3) in metres, Y up."""
 import numpy as np
 
 from . import skeleton as sk
+from .vectors import dot, norm
 
 # Capsule radii (metres, for a 1.7 m person) of the bones.
 _RADII = {"pelvis": 0.11, "spine1": 0.11, "spine2": 0.12, "spine3": 0.12, "neck": 0.06, "head": 0.09,
@@ -28,13 +29,13 @@ CAPSULES.append((sk.JOINT_INDEX["head"], sk.JOINT_INDEX["head"], 0.1))  # the sk
 def segment_distances(a0, a1, b0, b1):
     """Closest distances between segment sets, broadcast: a* (..., 3), b* (..., 3)."""
     u, v, w = a1 - a0, b1 - b0, a0 - b0
-    a, b, c = (u * u).sum(-1), (u * v).sum(-1), (v * v).sum(-1)
-    d, e = (u * w).sum(-1), (v * w).sum(-1)
+    a, b, c = dot(u, u), dot(u, v), dot(v, v)
+    d, e = dot(u, w), dot(v, w)
     den = a * c - b * b
     s = np.where(den > 1e-12, np.clip((b * e - c * d) / np.maximum(den, 1e-12), 0, 1), 0.0)
     t = np.where(c > 1e-12, np.clip((b * s + e) / np.maximum(c, 1e-12), 0, 1), 0.0)
     s = np.where(a > 1e-12, np.clip((b * t - d) / np.maximum(a, 1e-12), 0, 1), 0.0)
-    return np.linalg.norm(w + u * s[..., None] - v * t[..., None], axis=-1)
+    return norm(w + u * s[..., None] - v * t[..., None])
 
 
 _I0, _I1, _R = (np.array(x) for x in zip(*CAPSULES))
@@ -43,15 +44,14 @@ _JOINTS = np.union1d(_I0, _I1)
 
 def _bounding_radius(p, scale):
     """Per frame, the radius of a sphere about the pelvis that holds every capsule of the body."""
-    return np.linalg.norm(p[:, _JOINTS] - p[:, :1], axis=-1).max(-1) + _R.max() * scale
+    return norm(p[:, _JOINTS] - p[:, :1]).max(-1) + _R.max() * scale
 
 
 def penetration(p1, p2, scales=(1.0, 1.0)):
     """Per frame (T,), the deepest overlap between any capsule of one body and any of the other."""
     depth = np.zeros(len(p1))
     # only frames whose bounding spheres meet can overlap: people apart cost nothing
-    near = np.linalg.norm(p1[:, 0] - p2[:, 0], axis=-1) <= _bounding_radius(p1, scales[0]) + \
-        _bounding_radius(p2, scales[1])
+    near = norm(p1[:, 0] - p2[:, 0]) <= _bounding_radius(p1, scales[0]) + _bounding_radius(p2, scales[1])
     if near.any():
         a0, a1 = p1[near][:, _I0, None], p1[near][:, _I1, None]
         b0, b1 = p2[near][:, None, _I0], p2[near][:, None, _I1]
