@@ -17,6 +17,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from ..server.motion import axes, ik, kinematics, skeleton as sk
+from ..server.motion.feet import runs
 from ..server.motion.cleanup import smooth_envelope
 from ..server.motion.vectors import cross, dot, norm, normalise
 from . import bonemap
@@ -205,32 +206,10 @@ def leg_length(joints):
     return float(np.median(total / 2))
 
 
-def two_bone_ik(root, target, pole, a, b):
-    """Middle-joint and end positions of a chain root -(a)- mid -(b)- end reaching for `target`, bending
-    towards `pole`; a target out of reach gets a straight chain pointing at it. (T, 3) arrays."""
-    d = target - root
-    dist = norm(d)[..., None]
-    reach = np.clip(dist, abs(a - b) + 1e-6, a + b - 1e-6)
-    axis = normalise(d)
-    side = pole - root
-    side = normalise(side - dot(side, axis)[..., None] * axis)
-    along = (a * a - b * b + reach * reach) / (2 * reach)
-    height = np.sqrt(np.maximum(a * a - along * along, 0.0))
-    mid = root + axis * along + side * height
-    return mid, root + axis * reach
-
-
-def _runs(flags):
-    """(start, end) of each run of True in a 1-D bool array, end exclusive."""
-    padded = np.concatenate([[False], flags, [False]]).astype(int)
-    change = np.flatnonzero(np.diff(padded))
-    return list(zip(change[::2], change[1::2]))
-
-
 def _blend_weights(flags, ramp=CONTACT_BLEND_FRAMES):
     """1 on contact frames, easing to 0 over `ramp` frames either side."""
     w = flags.astype(np.float64)
-    for start, end in _runs(flags):
+    for start, end in runs(flags):
         for k in range(1, ramp + 1):
             ease = 1 - k / (ramp + 1)
             ease = ease * ease * (3 - 2 * ease)
@@ -335,7 +314,7 @@ def close_in_for_handholds(targets, contacts, rests):
     out = []
     for target, shift in zip(targets, shifts):
         held = np.zeros_like(shift)
-        for start, end in _runs(holding):  # one step per contact: the largest the contact needed
+        for start, end in runs(holding):  # one step per contact: the largest the contact needed
             run = shift[start:end]
             held[max(start - CONTACT_BLEND_FRAMES, 0):end + CONTACT_BLEND_FRAMES] = \
                 run[np.linalg.norm(run, axis=-1).argmax()]
@@ -362,7 +341,7 @@ def plant_feet(target, contacts, rest, floor=0.0):
     still = planted(target, contacts)
     for channel, joint in enumerate(sk.CONTACT_JOINTS):
         rest_height = floor + rest[joint, 2] - rest[:, 2].min()
-        for start, end in _runs(still[:, channel]):
+        for start, end in runs(still[:, channel]):
             held = out[start:end, joint].mean(0)
             held[2] = max(held[2], rest_height)
             out[start:end, joint] = held
@@ -409,7 +388,7 @@ def fit_to_rig(target, rest, planted=None):
             pivoted = target[:, toe] + lengths[toe] * normalise(target[:, ankle] - target[:, toe])
             target[:, ankle] = np.where(on, pivoted, target[:, ankle])
     for root, mid, end, tip in LIMBS:
-        out[:, mid], out[:, end] = two_bone_ik(out[:, root], target[:, end], target[:, mid], lengths[mid],
+        out[:, mid], out[:, end] = ik.two_bone_ik(out[:, root], target[:, end], target[:, mid], lengths[mid],
                                                lengths[end])
         if tip is not None:
             out[:, tip] = out[:, end] + lengths[tip] * normalise(target[:, tip] - target[:, end])

@@ -323,7 +323,7 @@ class Engine:
         for seed, motion in zip(job.seeds(), motions):
             persons = []
             pair = [to_wire_rate(person[:, F.POSITIONS].reshape(-1, sk.N_JOINTS, 3), self.rate) for person in motion]
-            for positions in cleanup.clean_pair(*pair, movable):
+            for positions in cleanup.clean_pair(*pair, sk.FPS, movable):
                 contacts = F.foot_contacts(positions)
                 contacts = np.concatenate([contacts, contacts[-1:]]).astype(np.float32)
                 if frame is not None:

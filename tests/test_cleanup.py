@@ -1,5 +1,6 @@
 """The clean-up of generated motion resolves what it is for (overlapping bodies, sinking) and touches
-nothing else: frames without a defect, and a person that may not move, stay exactly as they were."""
+nothing else: frames without a defect, and a person that may not move, stay exactly as they were.
+(Its third part, planted feet, is tested in test_feet.py.)"""
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from server.motion import cleanup, skeleton as sk
 from server.synth import corpus
 
 PELVIS = sk.JOINT_INDEX["pelvis"]
+FPS = sk.FPS  # the corpus's scenes are scripted at 30 fps
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,8 @@ def test_overlapping_bodies_are_pushed_apart_and_the_rest_is_untouched(pair):
     p1, p2 = pair
     bad = walk_through(p1, p2)
     assert overlap(p1, bad).max() > 0.05
-    q1, q2 = cleanup.clean_pair(p1, bad)
+    assert overlap(*cleanup.clean_pair(p1, bad, FPS)).max() < 1e-3
+    q1, q2 = cleanup.separate(p1, bad)
     assert overlap(q1, q2).max() < 1e-3
     # only frames near the overlap moved, and each person moved rigidly and horizontally
     moved = np.abs(q1 - p1).max(axis=(1, 2)) > 0
@@ -52,7 +55,7 @@ def test_overlapping_bodies_are_pushed_apart_and_the_rest_is_untouched(pair):
 
 def test_the_push_ramps_in_and_out(pair):
     p1, p2 = pair
-    q1, _ = cleanup.clean_pair(p1, walk_through(p1, p2, gap=0.1))
+    q1, _ = cleanup.separate(p1, walk_through(p1, p2, gap=0.1))
     offset = np.linalg.norm(q1[:, PELVIS] - p1[:, PELVIS], axis=-1)
     assert np.abs(np.diff(offset)).max() < 0.5 * offset.max()
 
@@ -60,10 +63,10 @@ def test_the_push_ramps_in_and_out(pair):
 def test_a_person_that_may_not_move_is_kept_exactly(pair):
     p1, p2 = pair
     bad = walk_through(p1, p2)
-    q1, q2 = cleanup.clean_pair(p1, bad, movable=(True, False))
+    q1, q2 = cleanup.clean_pair(p1, bad, FPS, movable=(True, False))
     assert np.array_equal(q2, bad)
     assert overlap(q1, q2).max() < 1e-3
-    assert cleanup.clean_pair(p1, bad, movable=(False, False)) == (p1, bad)
+    assert cleanup.clean_pair(p1, bad, FPS, movable=(False, False)) == (p1, bad)
 
 
 def test_sinking_frames_are_lifted_smoothly_and_others_kept(pair):
@@ -71,7 +74,8 @@ def test_sinking_frames_are_lifted_smoothly_and_others_kept(pair):
     sunk = p1.copy()
     sunk[20:60, :, 1] -= 0.06 * np.sin(np.linspace(0, np.pi, 40))[:, None]  # a smooth dip into the floor
     assert physics.ground_penetration(sunk) > 0
-    lifted, _ = cleanup.clean_pair(sunk, p2 + np.array([5.0, 0.0, 0.0]))  # far apart: only the floor matters
+    assert physics.ground_penetration(cleanup.clean_pair(sunk, p2 + np.array([5.0, 0.0, 0.0]), FPS)[0]) == 0.0
+    lifted = cleanup.lift_above_floor(sunk)
     assert physics.ground_penetration(lifted) == 0.0
     assert np.array_equal(lifted[:10], sunk[:10]) and np.array_equal(lifted[70:], sunk[70:])
     step = lambda p: np.abs(np.diff(p[:, PELVIS, 1])).max()  # noqa: E731

@@ -7,7 +7,7 @@ import pytest
 import rigs
 from motion_samples import axis_angle_to_matrix, random_person
 from intermask.intermask_blender import actions, bake, bonemap, builtin_rig, retarget, rig as R, sample
-from intermask.server.motion import axes, kinematics, skeleton as sk
+from intermask.server.motion import axes, feet, kinematics, skeleton as sk
 
 pytestmark = pytest.mark.legacy
 J = sk.JOINT_INDEX
@@ -200,7 +200,7 @@ def test_planted_feet_stay_put_and_above_the_floor(blender, cmu):
     still = retarget.planted(axes.model_to_blender(tracks), contacts)  # contact and really still
     assert still.sum() > 30
     for channel, joint in enumerate(sk.CONTACT_JOINTS):
-        for start, end in retarget._runs(still[:, channel]):
+        for start, end in feet.runs(still[:, channel]):
             if end - start < 2:
                 continue
             drift = np.linalg.norm(back[start:end, joint] - back[start, joint], axis=-1).max()

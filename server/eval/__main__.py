@@ -95,7 +95,7 @@ def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=No
     families = [fam for fam, _ in items]
     raw = [positions(g) for g in generated]
     # what the generator process serves: the same samples after its physical clean-up
-    served_physics = physics_of([cleanup.clean_pair(*pair) for pair in raw], families, fps)
+    served_physics = physics_of([cleanup.clean_pair(*pair, fps) for pair in raw], families, fps)
     raw_physics = physics_of(raw, families, fps)
     corpus_physics = physics_of([positions(c.features) for c in val_clips], [c.family for c in val_clips], fps)
 

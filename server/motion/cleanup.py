@@ -1,11 +1,12 @@
-"""Physical clean-up of generated two-person motion: nobody below the floor, and two bodies that overlap
-pushed apart. A small model's samples break both now and then; its training data never does.
+"""Physical clean-up of generated two-person motion: planted feet that do not slide, nobody below the floor,
+and two bodies that overlap pushed apart. A small model's samples break all three now and then; its
+training data never does.
 
 Positions (T, 22, 3) in the pair's frame, metres, Y up, floor at y = 0."""
 
 import numpy as np
 
-from . import bodies, skeleton as sk
+from . import bodies, feet, skeleton as sk
 from .vectors import norm
 
 PELVIS = sk.JOINT_INDEX["pelvis"]
@@ -68,8 +69,8 @@ def separate(p1, p2, movable=(True, True)):
     return p1, p2
 
 
-def clean_pair(p1, p2, movable=(True, True)):
-    """Both clean-ups on a pair; a person that may not move (the given partner of a reaction) is kept
-    exactly."""
-    p1, p2 = (lift_above_floor(p) if m else p for p, m in zip((p1, p2), movable))
+def clean_pair(p1, p2, fps, movable=(True, True)):
+    """All three clean-ups on a pair at `fps`: feet (`feet.plant_feet`), then the floor, then the push
+    apart; a person that may not move (the given partner of a reaction) is kept exactly."""
+    p1, p2 = (lift_above_floor(feet.plant_feet(p, fps)) if m else p for p, m in zip((p1, p2), movable))
     return separate(p1, p2, movable)

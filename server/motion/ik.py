@@ -157,3 +157,18 @@ def local_rotations(positions, rest=None):
         if parent >= 0:
             local[:, j] = np.swapaxes(G[:, parent], -1, -2) @ G[:, j]
     return local
+
+
+def two_bone_ik(root, target, pole, a, b):
+    """Middle-joint and end positions of a chain root -(a)- mid -(b)- end reaching for `target`, bending
+    towards `pole`; a target out of reach gets a straight chain pointing at it. (T, 3) arrays."""
+    d = target - root
+    dist = norm(d)[..., None]
+    reach = np.clip(dist, abs(a - b) + 1e-6, a + b - 1e-6)
+    axis = normalise(d)
+    side = pole - root
+    side = normalise(side - dot(side, axis)[..., None] * axis)
+    along = (a * a - b * b + reach * reach) / (2 * reach)
+    height = np.sqrt(np.maximum(a * a - along * along, 0.0))
+    mid = root + axis * along + side * height
+    return mid, root + axis * reach

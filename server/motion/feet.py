@@ -1,0 +1,107 @@
+"""Planted feet for joint tracks: a foot resting on the floor is held in one place and the leg follows it by
+two-bone IK. A small model's stance feet drift (foot skating); its training data's never do.
+
+Positions (T, 22, 3), metres, Y up, floor at y = 0."""
+
+import numpy as np
+
+from . import skeleton as sk
+from .ik import two_bone_ik
+from .vectors import norm, normalise
+
+J = sk.JOINT_INDEX
+LEGS = ((J["left_hip"], J["left_knee"], J["left_ankle"], J["left_foot"]),
+        (J["right_hip"], J["right_knee"], J["right_ankle"], J["right_foot"]))
+# Slower than this at contact height, a foot counts as planted. The corpus's low feet are either still
+# (83 % of frames) or swinging at > 0.5 m/s; the default model's drifting stance feet move at 0.05-0.3 m/s.
+PLANT_SPEED = 0.4  # m/s
+MIN_HOLD_SECONDS = 0.15  # shorter runs are a foot passing low mid-step, not standing
+BLEND_SECONDS = 0.2  # a hold eases in and out over this time on each side
+STEP_CLEARANCE = 0.08  # metres: a foot stepping between two holds rises on an arc at most this high
+
+
+def runs(flags):
+    """(start, end) of each run of True in a 1-D bool array, end exclusive."""
+    padded = np.concatenate([[False], flags, [False]]).astype(int)
+    change = np.flatnonzero(np.diff(padded))
+    return list(zip(change[::2], change[1::2]))
+
+
+def planted(p, fps):
+    """(T, 4) bool in `skeleton.CONTACT_JOINTS` order: the foot joint is at contact height and moving
+    horizontally slower than PLANT_SPEED (central differences), for at least MIN_HOLD_SECONDS."""
+    feet = p[:, list(sk.CONTACT_JOINTS)]
+    speed = norm(np.gradient(feet[..., [0, 2]], axis=0)) * fps if len(p) > 1 else np.zeros(feet.shape[:2])
+    still = (feet[..., 1] < np.array(sk.CONTACT_HEIGHTS)) & (speed < PLANT_SPEED)
+    shortest = MIN_HOLD_SECONDS * fps
+    for channel in range(still.shape[1]):
+        for start, end in runs(still[:, channel]):
+            if end - start < shortest:
+                still[start:end, channel] = False
+    return still
+
+
+def held_positions(track, still, ramp):
+    """A joint's track (T, 3) with each run of `still` frames held at the run's median horizontal position;
+    heights are kept. Between two holds the correction changes linearly, over the whole step rather than at
+    its ends, so the foot's own swing is kept and it moves no faster near the floor than it must; before the
+    first hold and after the last, the correction eases out over `ramp` frames."""
+    if not still.any():
+        return track.copy()
+    correction = np.zeros((len(track), 2))
+    for start, end in runs(still):
+        correction[start:end] = np.median(track[start:end, [0, 2]], axis=0) - track[start:end, [0, 2]]
+    frames = np.arange(len(track))
+    known = np.flatnonzero(still)
+    correction = np.stack([np.interp(frames, known, correction[known, k]) for k in range(2)], -1)
+    gap = np.maximum(np.maximum(known[0] - frames, frames - known[-1]), 0)
+    u = np.clip(1 - gap / (ramp + 1), 0.0, 1.0)
+    out = track.copy()
+    out[:, [0, 2]] += (u * u * (3 - 2 * u))[:, None] * correction
+    return out
+
+
+def step_arcs(track, still):
+    """(T,) heights to add to a foot between consecutive holds, so that it clears a half-sine arc over the
+    line between the two holds, as high as half the step's length and at most STEP_CLEARANCE. A small
+    model's steps shuffle along the floor, and a foot near the floor that moves skates; a foot that already
+    lifts that high is left alone."""
+    lift = np.zeros(len(track))
+    held = runs(still)
+    for (_, end), (start, _) in zip(held[:-1], held[1:]):
+        a, b = track[end - 1], track[start]
+        step = np.linalg.norm(b[[0, 2]] - a[[0, 2]])
+        u = (np.arange(end, start) - (end - 1)) / (start - end + 1)
+        floor = (1 - u) * a[1] + u * b[1]
+        peak = min(STEP_CLEARANCE, 0.5 * step)
+        if (track[end:start, 1] - floor).max(initial=0.0) >= peak:
+            continue  # a real step: it lifts the foot already
+        lift[end:start] = np.maximum(floor + peak * np.sin(np.pi * u) - track[end:start, 1], 0.0)
+    return lift
+
+
+def plant_feet(p, fps):
+    """Hold planted ankles and toes in place and lift stepping feet clear of the floor (`step_arcs`); each
+    leg reaches its ankle from the hip by two-bone IK (its own per-frame bone lengths, the knee bending
+    towards where it was), the toe keeping its length. A goal out of the leg's reach is approached as
+    closely as the straight leg allows. Frames that need no correction are kept exactly."""
+    still = planted(p, fps)
+    ramp = max(1, round(BLEND_SECONDS * fps))
+    channel = {joint: c for c, joint in enumerate(sk.CONTACT_JOINTS)}
+    out = p.copy()
+    for hip, knee, ankle, toe in LEGS:
+        on_floor = still[:, channel[ankle]] | still[:, channel[toe]]
+        if not on_floor.any():
+            continue
+        ankle_goal = held_positions(p[:, ankle], still[:, channel[ankle]], ramp)
+        toe_goal = held_positions(p[:, toe], still[:, channel[toe]], ramp)
+        arc = step_arcs(ankle_goal, on_floor)
+        ankle_goal[:, 1] += arc
+        toe_goal[:, 1] += arc
+        fix = (np.abs(ankle_goal - p[:, ankle]).max(-1) > 1e-9) | (np.abs(toe_goal - p[:, toe]).max(-1) > 1e-9)
+        if not fix.any():
+            continue
+        thigh, shin, foot = (norm(p[fix, b] - p[fix, a])[:, None] for a, b in ((hip, knee), (knee, ankle), (ankle, toe)))
+        out[fix, knee], out[fix, ankle] = two_bone_ik(p[fix, hip], ankle_goal[fix], p[fix, knee], thigh, shin)
+        out[fix, toe] = out[fix, ankle] + foot * normalise(toe_goal[fix] - out[fix, ankle])
+    return out

@@ -1,0 +1,78 @@
+"""Planted feet in the clean-up of generated motion: a sliding stance foot is held, a shuffling step is lifted
+clear of the floor, legs keep their lengths, and the still feet of clean motion stay where they were.
+Real corpus scenes (30 fps), with the defects a small model's samples show put into them."""
+
+import numpy as np
+import pytest
+
+from server.eval import physics
+from server.motion import feet, skeleton as sk
+from server.synth import corpus
+
+FPS = sk.FPS
+J = sk.JOINT_INDEX
+HIP, KNEE, ANKLE, TOE = (J[f"left_{n}"] for n in ("hip", "knee", "ankle", "foot"))
+ANKLE_CHANNEL = sk.CONTACT_JOINTS.index(ANKLE)
+
+
+@pytest.fixture(scope="module")
+def walker():
+    """Person 1 of a real scene that walks up and stops: several planted runs and steps between them."""
+    return corpus.samples(1, seed=5, families=["approach_stop"])[0].positions[0]
+
+
+def longest_run(flags):
+    return max(feet.runs(flags), key=lambda r: r[1] - r[0])
+
+
+def lengths(p, a, b):
+    return np.linalg.norm(p[:, b] - p[:, a], axis=-1)
+
+
+def test_a_sliding_stance_foot_is_held_and_the_leg_keeps_its_lengths(walker):
+    start, end = longest_run(feet.planted(walker, FPS)[:, ANKLE_CHANNEL])
+    assert end - start >= 15
+    sliding = walker.copy()
+    drift = np.zeros(len(walker))
+    drift[start:end] = 0.15 / FPS * np.arange(end - start)  # 0.15 m/s, as a sample's stance foot drifts
+    drift[end:] = drift[end - 1]
+    sliding[:, [ANKLE, TOE], 0] += drift[:, None]
+    speed = lambda p: np.linalg.norm(np.diff(p[start:end, ANKLE][:, [0, 2]], axis=0), axis=-1)  # noqa: E731
+    assert speed(sliding).mean() > 0.004
+
+    held = feet.plant_feet(sliding, FPS)
+    assert speed(held).max() < 1e-6  # still through the whole run, not only on average
+    for a, b in ((HIP, KNEE), (KNEE, ANKLE), (ANKLE, TOE)):  # the leg reaches it with its own lengths
+        assert np.allclose(lengths(held, a, b), lengths(sliding, a, b), atol=1e-6)
+    assert np.array_equal(held[:, HIP], sliding[:, HIP])  # the body is not moved
+    assert physics.foot_skate(held, FPS) < physics.foot_skate(sliding, FPS)
+
+
+def test_a_shuffling_step_is_lifted_clear_of_the_floor(walker):
+    still = feet.planted(walker, FPS)[:, ANKLE_CHANNEL]
+    (_, end), (start, _) = feet.runs(still)[:2]
+    shuffling = walker.copy()
+    for joint in (ANKLE, TOE):  # the step slides along the floor at the height the foot stands at
+        shuffling[end:start, joint, 1] = walker[end - 1, joint, 1]
+    assert physics.foot_skate(shuffling, FPS) > physics.foot_skate(walker, FPS)
+
+    lifted = feet.plant_feet(shuffling, FPS)
+    rise = lifted[end:start, ANKLE, 1] - walker[end - 1, ANKLE, 1]
+    assert 0.03 < rise.max() <= feet.STEP_CLEARANCE + 1e-9
+    assert physics.foot_skate(lifted, FPS) < 0.8 * physics.foot_skate(shuffling, FPS)
+    assert np.allclose(lengths(lifted, KNEE, ANKLE), lengths(shuffling, KNEE, ANKLE), atol=1e-6)
+
+
+def test_still_feet_of_clean_motion_stay_where_they_were(walker):
+    out = feet.plant_feet(walker, FPS)
+    for joint in sk.CONTACT_JOINTS:
+        step = np.linalg.norm(np.diff(walker[:, joint], axis=0), axis=-1)
+        still = np.concatenate([[False], step == 0]) & np.concatenate([step == 0, [False]])
+        assert still.sum() > 20
+        assert np.array_equal(out[still, joint], walker[still, joint])
+    assert not feet.planted(walker[:, :, :] + np.array([0.0, 1.0, 0.0]), FPS).any()  # in the air: nothing to hold
+
+
+def test_a_person_with_no_planted_foot_is_returned_unchanged(walker):
+    airborne = walker + np.array([0.0, 0.5, 0.0])
+    assert np.array_equal(feet.plant_feet(airborne, FPS), airborne)
