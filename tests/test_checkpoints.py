@@ -212,3 +212,15 @@ def test_recommended_sampling_in_a_config_is_checked(tmp_path, sampling, problem
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ck.CheckpointError, match=problem):
         ck.load(tmp_path)
+
+
+def test_a_model_with_person_codes_round_trips(tmp_path):
+    from dataclasses import replace
+    from small_models import SMALL_TRANSFORMER, small_model
+    model = small_model(transformer=replace(SMALL_TRANSFORMER, person_embedding=True))
+    with torch.no_grad():
+        model.transformer.position_enc.person.normal_()
+    ck.save(model, tmp_path)
+    loaded = ck.load(tmp_path)
+    assert loaded.transformer.cfg.person_embedding
+    assert torch.equal(loaded.transformer.position_enc.person, model.transformer.position_enc.person)

@@ -1,5 +1,6 @@
 """Sampling behaviour with the real model code (small random weights): determinism, fixed tokens in
-reaction and inpainting, any length up to 10 s, and a temperature that acts."""
+reaction and inpainting, any length up to 10 s, a temperature that acts, and persons told apart from the
+first step when the model has person codes."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,8 @@ torch = pytest.importorskip("torch")
 
 from server.model import sampling  # noqa: E402
 from server.pipeline import Pipeline, RequestError  # noqa: E402
-from small_models import small_model  # noqa: E402
+from server.model.transformer import MaskTransformer, padding_mask  # noqa: E402
+from small_models import SMALL_TRANSFORMER, small_model  # noqa: E402
 
 torch.set_num_threads(2)
 ROWS = 5
@@ -69,6 +71,26 @@ def test_gumbel_sampler_is_deterministic_too(model):
     opts = sampling.SamplingOptions(steps=4, gumbel=True)
     a = sampling.generate(model, cond(1), torch.tensor([5]), opts, gens(9))
     assert torch.equal(a, sampling.generate(model, cond(1), torch.tensor([5]), opts, gens(9)))
+
+
+def test_persons_differ_at_the_first_step_only_with_person_codes(model):
+    """The official layout gives both persons the same positional code, so with every token masked (the
+    first step of generation) its predictions for the two are identical; person codes tell them apart. A
+    zero person code (a model trained without, continued with) changes nothing."""
+    from dataclasses import replace
+    coded = MaskTransformer(replace(SMALL_TRANSFORMER, person_embedding=True)).eval()
+    assert coded.load_state_dict(model.state_dict(), strict=False).missing_keys == ["position_enc.person"]
+    m_len = 7
+    ids = torch.full((1, 2 * ROWS * m_len), model.cfg.mask_id)
+    pad = padding_mask(torch.tensor([m_len]), m_len, ROWS).repeat(1, 2)
+    half = ROWS * m_len
+    with torch.no_grad():
+        official = model.trans_forward(ids, cond(1), pad)
+        assert torch.equal(official[..., :half], official[..., half:])
+        assert torch.allclose(coded.trans_forward(ids, cond(1), pad), official, atol=1e-6)
+        coded.position_enc.person.normal_(std=0.5)  # as trained
+        logits = coded.trans_forward(ids, cond(1), pad)
+    assert not torch.allclose(logits[..., :half], logits[..., half:], atol=1e-3)
 
 
 @pytest.mark.parametrize("person", [0, 1])

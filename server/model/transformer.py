@@ -6,7 +6,9 @@ temporal attention, cross-attention to the other person, and a feed-forward laye
 text condition through AdaLN. Names follow the official checkpoints (`Transformer.blocks.0.self_attn...`).
 
 Two official quirks are kept for checkpoint fidelity: the spatio-temporal layer counts its residual input
-twice, and both persons share one 2D positional code (the separator alone tells them apart).
+twice, and both persons share one 2D positional code (the separator alone tells them apart). The second
+makes the predictions for both persons identical wherever both are fully masked, as at the first step of
+generation; `person_embedding` (ours, off for official checkpoints) adds a learned code per person.
 Layout is sequence-first, (N, B, d), as in the official code."""
 
 import math
@@ -37,6 +39,7 @@ class TransformerConfig:
     interaction_mask_prob: float = 0.2  # training: mask one whole person for this fraction of batches
     step_unroll: float = 1.0  # weight of the step-unroll second pass
     rows: int = 5  # spatial rows per time step of the VQ token map
+    person_embedding: bool = False  # official: none; a learned code per person, so that they differ from the start
 
     @property
     def mask_id(self):
@@ -240,18 +243,22 @@ class PositionalEncoding2D(nn.Module):
 
 
 class SpatioTemporalPositions(nn.Module):
-    def __init__(self, d, dropout, rows):
+    def __init__(self, d, dropout, rows, person_embedding=False):
         super().__init__()
         self.rows = rows
         self.positional_encoding = PositionalEncoding2D(d)
         self.dropout = nn.Dropout(dropout)
+        # zero at the start, so a model trained without it continues unchanged when it is added
+        self.person = nn.Parameter(torch.zeros(2, d)) if person_embedding else None
 
     def forward(self, x):
-        """x (2L + 1, B, d): the same 2D code is added to each person; the separator gets none."""
+        """x (2L + 1, B, d): the same 2D code is added to each person (and its person code, if any); the
+        separator gets none."""
         L = x.shape[0] // 2
         R, T = self.rows, L // self.rows
         code = self.positional_encoding(R, T).reshape(L, 1, -1)
-        return self.dropout(torch.cat([x[:L] + code, x[L:L + 1], x[L + 1:] + code], dim=0))
+        first, second = (code, code) if self.person is None else (code + self.person[0], code + self.person[1])
+        return self.dropout(torch.cat([x[:L] + first, x[L:L + 1], x[L + 1:] + second], dim=0))
 
 
 class InputProcess(nn.Module):
@@ -288,7 +295,7 @@ class MaskTransformer(nn.Module):
         d = cfg.latent_dim
         self.token_emb = nn.Embedding(cfg.num_tokens + 3, cfg.code_dim)
         self.input_process = InputProcess(cfg.code_dim, d)
-        self.position_enc = SpatioTemporalPositions(d, cfg.dropout, cfg.rows)
+        self.position_enc = SpatioTemporalPositions(d, cfg.dropout, cfg.rows, cfg.person_embedding)
         self.cond_emb = nn.Linear(cfg.text_dim, d)
         self.Transformer = InterMTransformer(cfg)
         self.output_process = OutputProcess(d, cfg.num_tokens)
