@@ -389,7 +389,7 @@ def fit_to_rig(target, rest, planted=None):
             target[:, ankle] = np.where(on, pivoted, target[:, ankle])
     for root, mid, end, tip in LIMBS:
         out[:, mid], out[:, end] = ik.two_bone_ik(out[:, root], target[:, end], target[:, mid], lengths[mid],
-                                               lengths[end])
+                                                  lengths[end])
         if tip is not None:
             out[:, tip] = out[:, end] + lengths[tip] * normalise(target[:, tip] - target[:, end])
     return out

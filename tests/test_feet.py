@@ -70,9 +70,9 @@ def test_still_feet_of_clean_motion_stay_where_they_were(walker):
         still = np.concatenate([[False], step == 0]) & np.concatenate([step == 0, [False]])
         assert still.sum() > 20
         assert np.array_equal(out[still, joint], walker[still, joint])
-    assert not feet.planted(walker[:, :, :] + np.array([0.0, 1.0, 0.0]), FPS).any()  # in the air: nothing to hold
 
 
 def test_a_person_with_no_planted_foot_is_returned_unchanged(walker):
     airborne = walker + np.array([0.0, 0.5, 0.0])
+    assert not feet.planted(airborne, FPS).any()
     assert np.array_equal(feet.plant_feet(airborne, FPS), airborne)
