@@ -322,8 +322,7 @@ class Engine:
         candidates = []
         for seed, motion in zip(job.seeds(), motions):
             persons = []
-            pair = [to_wire_rate(person[:, F.POSITIONS].reshape(-1, sk.N_JOINTS, 3), self.rate) for person in motion]
-            for positions in cleanup.clean_pair(*pair, sk.FPS, movable):
+            for positions in served_positions(motion, self.rate, movable):
                 contacts = F.foot_contacts(positions)
                 contacts = np.concatenate([contacts, contacts[-1:]]).astype(np.float32)
                 if frame is not None:
@@ -338,6 +337,13 @@ class Engine:
                    "batch_rows": batch_rows or len(candidates),
                    "timings": {"queued_s": round(start - job.received, 4), "load_s": round(loaded - start, 4),
                                "sampling_s": round(sampled - loaded, 4), "total_s": round(done - job.received, 4)}})
+
+
+def served_positions(motion, rate, movable=(True, True)):
+    """A sample (2, T, 262) in the pair frame -> both persons' positions as the process serves them: at
+    30 fps (`rate` wire frames per model frame), cleaned up (`cleanup.clean_pair`) where `movable` allows."""
+    pair = [to_wire_rate(person[:, F.POSITIONS].reshape(-1, sk.N_JOINTS, 3), rate) for person in motion]
+    return cleanup.clean_pair(*pair, sk.FPS, movable)
 
 
 def to_wire_rate(positions, rate):

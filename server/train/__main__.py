@@ -150,7 +150,7 @@ def main(argv=None):
         if not (Path(args.run) / "vq_best.pt").exists() or _unfinished(args.run, "vq", DEFAULT_VQ_TRAIN.steps):
             run_vq(ns, DEFAULT_VQ, DEFAULT_VQ_TRAIN)
         run_transformer(ns, DEFAULT_TRANSFORMER, DEFAULT_TRANSFORMER_TRAIN)
-        export(args.run, EMBEDDED, "intermask-synthetic-small-v2", DEFAULT_FPS,
+        export(args.run, EMBEDDED, "intermask-synthetic-small-v3", DEFAULT_FPS,
                extra={"corpus": DEFAULT_CORPUS, "vq": asdict(DEFAULT_VQ_TRAIN),
                       "transformer": asdict(DEFAULT_TRANSFORMER_TRAIN)}, sampling=DEFAULT_SAMPLING)
 
