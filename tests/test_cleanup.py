@@ -87,3 +87,17 @@ def test_smooth_envelope_is_never_below_its_input():
     env = cleanup.smooth_envelope(x)
     assert (env >= x - 1e-12).all()
     assert cleanup.smooth_envelope(np.zeros(50)).max() == 0.0
+
+
+def test_what_the_process_serves_is_the_sample_at_30_fps_cleaned_up(pair):
+    """`engine.served_positions`, shared by the generator process and the evaluation: a 15 fps sample
+    comes back at 30 fps; a sinking person is lifted, a person that may not move is only resampled."""
+    from server.engine import person_features, served_positions, to_wire_rate
+    from server.motion.features import POSITIONS
+    p1, p2 = (p[::2] for p in pair)
+    motion = np.stack([person_features(p1), person_features(p2 - np.array([0.0, 0.05, 0.0]))])
+    kept, lifted = served_positions(motion, 2, movable=(False, True))
+    assert kept.shape == lifted.shape == (2 * len(p1), sk.N_JOINTS, 3)
+    assert np.array_equal(kept, to_wire_rate(motion[0][:, POSITIONS].reshape(-1, sk.N_JOINTS, 3), 2))
+    assert motion[1][:, POSITIONS].min() < -0.04 and lifted[..., 1].min() > -1e-6
+

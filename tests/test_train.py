@@ -98,7 +98,7 @@ def test_vq_reconstruction_report(trained):
 
 def test_evaluation_recognises_raw_and_served_samples(trained):
     """The held-out evaluation end to end on the tiny model: each of the 100 prompts is named twice, as
-    sampled and as the generator process serves it, and what is served never goes below the floor."""
+    sampled and as the generator process serves it (`engine.served_positions`, tested in test_cleanup.py)."""
     from server.eval import recogniser
     from server.eval.__main__ import evaluate
     clips = data.load("synthetic", trained / "corpus", "train", 15)
@@ -110,7 +110,6 @@ def test_evaluation_recognises_raw_and_served_samples(trained):
     assert report["top1"] == np.mean([r["recognised"] == r["family"] for r in results])
     assert report["top1_served"] == np.mean([r["recognised_served"] == r["family"] for r in results])
     assert set(report["per_family_top1_served"]) == {r["family"] for r in results}
-    assert report["physics_generated"]["ground_penetration"] < 1e-6
     assert report["physics_ratio"].keys() == report["physics_ratio_raw"].keys()
 
 
