@@ -94,6 +94,85 @@ def test_vq_reconstruction_report(trained):
         encode = decode = staticmethod(lambda x: x)
     exact = reconstruction.report(Lossless(), stats, clips, judge)
     assert exact["joint_error_cm"] < 1e-3 and exact["pelvis_relative_error_cm"] < 1e-3
+    assert all(v["clips"] == pytest.approx(v["reconstructions"], abs=0.1)
+               for v in exact["closest_hands_cm_per_family"].values())
+    assert exact["closest_hands_cm_per_family"]["handshake"]["clips"] < 5  # the corpus's hands meet
+
+
+def test_refine_stage_continues_the_best_transformer_and_export_takes_it(trained, tmp_path, repo_root):
+    """`refine` starts from transformer_best.pt with condition noise and keeps its own checkpoints; export
+    takes its best, and refuses it once the transformer it continued has changed."""
+    import shutil
+    from server.checkpoints import load
+    folder = tmp_path / "run"
+    shutil.copytree(trained / "run", folder)
+    result = run("refine", "--data", str(trained / "corpus"), "--run", str(folder), "--steps", "2", "--batch", "8",
+                 "--config", str(trained / "t.json"), cwd=repo_root)
+    assert "refine step 2" in result.stderr
+    source = torch.load(folder / "transformer_best.pt", weights_only=True)
+    refined = torch.load(folder / "refine_best.pt", weights_only=True)
+    assert refined["origin"] == {"step": source["step"], "loss": source["loss"]}
+    assert refined["config"]["cond_noise"] == 0.5
+    assert any(not torch.equal(refined["model"][k], source["model"][k]) for k in source["model"])
+    run("export", "--run", str(folder), "--out", str(tmp_path / "model"), cwd=repo_root)
+    exported = load(tmp_path / "model").transformer.state_dict()
+    assert all(torch.equal(exported[k], refined["model"][k]) for k in refined["model"])
+
+    source["loss"] += 1.0  # as if the transformer stage had gone on and chosen another best
+    torch.save(source, folder / "transformer_best.pt")
+    with pytest.raises(AssertionError, match="continues another transformer"):
+        run("export", "--run", str(folder), "--out", str(tmp_path / "stale"), cwd=repo_root)
+
+
+def test_between_persons_term_measures_where_one_person_is_relative_to_the_other():
+    """A person shifted as a whole moves every vector between the two by the shift: the weighted mean of the
+    smooth-L1 error is then that of the shift alone, whatever the weights; moving both alike costs nothing."""
+    from server.motion.features import POSITIONS
+    from server.train.decoder import between_persons
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(4, 8, 262, generator=g)  # two scenes, persons interleaved
+    mean, std = torch.zeros(262), torch.ones(262)
+    shift = torch.zeros(262)
+    shift[POSITIONS] = torch.tensor([0.1, 0.0, 0.0]).repeat(22)
+    moved = target.clone()
+    moved[1::2] += shift  # person 2 of each scene, 10 cm along x
+    assert between_persons(target, target, mean, std, 0.3).item() == 0
+    assert between_persons(target + shift, target, mean, std, 0.3).item() < 1e-6
+    assert between_persons(moved, target, mean, std, 0.3).item() == pytest.approx(0.1 - 0.05 / 2)
+
+
+def test_decoder_stage_refines_reconstruction_and_keeps_every_token(trained, tmp_path):
+    """The decoder stage on a barely trained VQ: validation joint error falls, and encoder and codebook are
+    untouched, so the tokens of every clip (what a transformer is trained on) are exactly the same."""
+    import shutil
+    from server.train.decoder import DecoderTrainConfig, scenes, train, validate
+    from server.train.runs import load_vq, read_stats
+    from server.train.vq import VQTrainConfig
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    train_clips = data.load("synthetic", trained / "corpus", "train", 15)
+    val_clips = data.load("synthetic", trained / "corpus", "val", 15)
+    stats = read_stats(run)
+    before = load_vq(run, refined=False)
+    mean, std = torch.from_numpy(stats.mean), torch.from_numpy(stats.std)
+    error_before, _ = validate(before, scenes(before, val_clips, stats, 1), mean, std)
+    cfg = DecoderTrainConfig(window=2, batch=4, steps=12, lr=1e-3, warmup=1, val_every=6)
+    train(load_vq(run, refined=False), VQTrainConfig(), cfg, train_clips, val_clips, stats, run, "cpu")
+    after = load_vq(run)
+    assert torch.load(run / "decoder_best.pt", weights_only=True)["error"] < error_before
+    best = torch.load(run / "decoder_best.pt", weights_only=True)
+    assert best["error"] < error_before
+    assert validate(after, scenes(after, val_clips, stats, 1), mean, std)[0] == pytest.approx(best["error"])
+    for clip in val_clips:
+        x = torch.from_numpy(stats.forward(clip.features[:, : clip.features.shape[1] // 4 * 4]).astype(np.float32))
+        assert torch.equal(before.encode(x), after.encode(x))
+
+    # a decoder refined for one VQ is refused on another, never silently paired with it
+    state = torch.load(run / "vq_best.pt", weights_only=True)
+    state["model"]["quantizer.layers.0.codebook"] += 1.0
+    torch.save(state, run / "vq_best.pt")
+    with pytest.raises(ValueError, match="refined for another VQ-VAE"):
+        load_vq(run)
 
 
 def test_evaluation_recognises_raw_and_served_samples(trained):

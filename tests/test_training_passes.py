@@ -76,6 +76,21 @@ def test_step_unroll_adds_a_second_pass():
     assert losses[1] > losses[0] * 1.5  # the second pass's cross-entropy is added
 
 
+def test_condition_noise_is_relative_to_the_condition_and_only_in_training():
+    """Conditioning augmentation: the transformer sees the condition plus Gaussian noise of `cond_noise` times
+    its RMS while training, and the condition itself when evaluated (validation, sampling)."""
+    from dataclasses import replace
+    ids, cond, m_lens = batch()
+    cond = 3.0 * cond
+    for noise, training in ((0.0, True), (0.5, True), (0.5, False)):
+        model = MaskTransformer(replace(SMALL_TRANSFORMER, cond_noise=noise, cond_drop_prob=0.0)).train(training)
+        seen, forward = [], model.trans_forward
+        model.trans_forward = lambda x, c, *rest: seen.append(c) or forward(x, c, *rest)
+        model(ids, cond, m_lens)
+        ratio = ((seen[0] - cond).pow(2).mean().sqrt() / cond.pow(2).mean().sqrt()).item()
+        assert ratio == pytest.approx(noise if training else 0.0, abs=0.05)
+
+
 def test_transformer_learns_a_fixed_mapping():
     torch.manual_seed(5)
     model = MaskTransformer(SMALL_TRANSFORMER).train()

@@ -8,6 +8,8 @@ import torch
 from ..motion import skeleton as sk
 from ..motion.features import POSITIONS
 
+_WRISTS = [sk.JOINT_INDEX["left_wrist"], sk.JOINT_INDEX["right_wrist"]]
+
 
 @torch.no_grad()
 def reconstruct(vq, normaliser, features):
@@ -18,19 +20,28 @@ def reconstruct(vq, normaliser, features):
     return normaliser.backward(vq.decode(vq.encode(x)).numpy())
 
 
+def closest_hands(positions):
+    """(2, T, 22, 3) -> the closest approach (m) over time of a wrist of one person to a wrist of the other."""
+    a = positions[0][:, _WRISTS][:, :, None]
+    b = positions[1][:, _WRISTS][:, None]
+    return float(np.linalg.norm(a - b, axis=-1).min())
+
+
 def report(vq, normaliser, clips, judge):
-    """Recognition top-1 on the clips and on their reconstructions (overall and per family), and mean
-    joint errors of the reconstructions in cm: in world space, and relative to the pelvis per joint."""
+    """Recognition top-1 on the clips and on their reconstructions (overall and per family), mean joint
+    errors of the reconstructions in cm (in world space, and relative to the pelvis per joint), and per
+    family the mean closest approach of the two persons' hands in the clips and in their reconstructions."""
     rebuilt = [reconstruct(vq, normaliser, c.features) for c in clips]
     families = [c.family for c in clips]
     on_clips = judge.predict([c.features for c in clips], normaliser)
     on_rebuilt = judge.predict(rebuilt, normaliser)
-    world, local = [], []
+    world, local, hands = [], [], {}
     for clip, r in zip(clips, rebuilt):
         a = r[..., POSITIONS].reshape(2, -1, sk.N_JOINTS, 3)
         b = clip.features[:, : a.shape[1], POSITIONS].reshape(2, -1, sk.N_JOINTS, 3)
         world.append(np.linalg.norm(a - b, axis=-1).mean((0, 1)))
         local.append(np.linalg.norm((a - a[:, :, :1]) - (b - b[:, :, :1]), axis=-1).mean((0, 1)))
+        hands.setdefault(clip.family, []).append((closest_hands(b), closest_hands(a)))
     per_family = {}
     for fam, name in zip(families, on_rebuilt):
         per_family.setdefault(fam, []).append(name == fam)
@@ -43,4 +54,7 @@ def report(vq, normaliser, clips, judge):
         "joint_error_cm": float(100 * np.mean(world)),
         "pelvis_relative_error_cm": float(np.mean(local)),
         "pelvis_relative_error_cm_per_joint": {n: round(float(e), 2) for n, e in zip(sk.JOINT_NAMES, local)},
+        "closest_hands_cm_per_family": {k: {"clips": round(100 * float(np.mean([c for c, _ in v])), 1),
+                                            "reconstructions": round(100 * float(np.mean([r for _, r in v])), 1)}
+                                        for k, v in sorted(hands.items())},
     }

@@ -36,6 +36,10 @@ class TransformerConfig:
     adapter_dropout: float = 0.1
     adapter_padding_mask: bool = False  # official: no mask (CLIP pads to 77 anyway); ours: mask the padding
     cond_drop_prob: float = 0.1  # classifier-free guidance: drop the text for this fraction of samples
+    # Training only, not in the paper: Gaussian noise on the condition vector, per dimension, relative to its
+    # RMS. Wordings unlike any caption land near, not on, the captions' condition vectors; noise teaches the
+    # model to answer a neighbourhood the way it answers the caption (conditioning augmentation). 0: official.
+    cond_noise: float = 0.0
     interaction_mask_prob: float = 0.2  # training: mask one whole person for this fraction of batches
     step_unroll: float = 1.0  # weight of the step-unroll second pass
     rows: int = 5  # spatial rows per time step of the VQ token map
@@ -369,6 +373,9 @@ class MaskTransformer(nn.Module):
         pad = padding_mask(m_lens, steps, cfg.rows).repeat(1, 2)
         ids = ids.masked_fill(pad, cfg.pad_id)
         drop = torch.rand(B, device=ids.device) < cfg.cond_drop_prob
+        if cfg.cond_noise > 0 and self.training:
+            rms = cond_vector.pow(2).mean(-1, keepdim=True).sqrt()
+            cond_vector = cond_vector + cfg.cond_noise * rms * torch.randn_like(cond_vector)
 
         mask = self._training_mask(B, N, pad)
         labels = torch.where(mask, ids, torch.full_like(ids, cfg.mask_id))

@@ -22,6 +22,10 @@ class TransformerTrainConfig:
     max_steps: int = 37  # token steps per clip (4 frames each); longer clips are cropped at random
     val_every: int = 250
     seed: int = 3407
+    milestones: tuple = (0.5, 0.7, 0.85)  # fractions of the steps where the learning rate falls by 3
+    # False: the stage's result is its latest checkpoint. For the refinement: its point is prompts unlike the
+    # validation captions, which the validation loss cannot see (it rises a little as the noise takes effect).
+    select_best: bool = True
 
 
 @dataclass
@@ -106,17 +110,24 @@ def validate(net, text_encoder, clips, cfg, model_cfg, device):
 
 
 def train(model_cfg: TransformerConfig, cfg: TransformerTrainConfig, train_clips, val_clips, text_encoder, run_dir,
-          device=None):
-    """Train (or resume) the transformer on token clips; writes run_dir/transformer_{last,best}.pt."""
+          device=None, stage="transformer", start_from=None):
+    """Train (or resume) the transformer on token clips; writes run_dir/{stage}_{last,best}.pt. A stage that
+    continues another (the refinement) starts from the weights of `start_from`, a best checkpoint, with a
+    fresh optimiser, and keeps its own best."""
     runner = Runner(device)
     torch.manual_seed(cfg.seed + runner.rank)
     gen = torch.Generator().manual_seed(cfg.seed)  # the same batches on every rank; each takes its share
     model = MaskTransformer(model_cfg).to(runner.device).train()
+    origin = None
+    if start_from is not None:
+        source = load_state(start_from)
+        model.load_state_dict(source["model"])
+        origin = {"step": int(source["step"]), "loss": float(source["loss"])}
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
-    schedule = Schedule(cfg.lr, cfg.steps, cfg.warmup, milestones=(0.5, 0.7, 0.85), gamma=1 / 3)
-    start, best = resume(run_dir / "transformer_last.pt", model, optimiser, gen)
+    schedule = Schedule(cfg.lr, cfg.steps, cfg.warmup, milestones=cfg.milestones, gamma=1 / 3)
+    start, best = resume(run_dir / f"{stage}_last.pt", model, optimiser, gen)
     net = runner.wrap(TextConditionedLoss(model))
-    bar = runner.progress(start, cfg.steps, "transformer")
+    bar = runner.progress(start, cfg.steps, stage)
     step, queue = start, []
     while step < cfg.steps:
         if not queue:
@@ -131,19 +142,19 @@ def train(model_cfg: TransformerConfig, cfg: TransformerTrainConfig, train_clips
         optimiser.step()
         step += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{float(acc):.3f}")
+        bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{float(acc):.3f}", refresh=False)
         if step % cfg.val_every == 0 or step == cfg.steps:
             val_loss, val_acc = validate(net, text_encoder, val_clips, cfg, model_cfg, runner.device)
             val_loss = runner.mean(val_loss)
             if runner.main:
-                bar.write(f"transformer step {step}: validation loss {val_loss:.4f}, accuracy {val_acc:.3f}", file=sys.stderr)
-                if val_loss < best:
-                    best = val_loss
-                    save_state(run_dir / "transformer_best.pt", model=model.state_dict(), step=step,
-                               loss=val_loss, accuracy=val_acc, config=asdict(model_cfg))
-                save_state(run_dir / "transformer_last.pt", model=model.state_dict(),
+                bar.write(f"{stage} step {step}: validation loss {val_loss:.4f}, accuracy {val_acc:.3f}", file=sys.stderr)
+                if val_loss < best or not cfg.select_best:
+                    best = min(best, val_loss)
+                    save_state(run_dir / f"{stage}_best.pt", model=model.state_dict(), step=step,
+                               loss=val_loss, accuracy=val_acc, config=asdict(model_cfg), origin=origin)
+                save_state(run_dir / f"{stage}_last.pt", model=model.state_dict(),
                            optimiser=optimiser.state_dict(), generator=gen.get_state(), step=step, best=best)
     bar.close()
     runner.close()
-    model.load_state_dict(load_state(run_dir / "transformer_best.pt")["model"])
+    model.load_state_dict(load_state(run_dir / f"{stage}_best.pt")["model"])
     return model.eval()

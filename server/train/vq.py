@@ -143,7 +143,7 @@ def train(model_cfg: VQConfig, cfg: VQTrainConfig, train_clips, val_clips, norma
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.4f}", rec=f"{parts['rec'].item():.4f}", ppl=f"{perplexity.item():.0f}")
+        bar.set_postfix(loss=f"{loss.item():.4f}", rec=f"{parts['rec'].item():.4f}", ppl=f"{perplexity.item():.0f}", refresh=False)
         last = step + 1 == cfg.steps
         if (step + 1) % cfg.val_every == 0 or last:
             error = runner.mean(validate(model, val_seqs, normaliser, cfg, runner.device))
