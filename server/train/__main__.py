@@ -25,8 +25,8 @@ from ..model.transformer import MaskTransformer, TransformerConfig
 from ..model.vqvae import VQConfig
 from ..synth import corpus
 from . import data
-from .runs import load_vq, normaliser_for, read_stats
 from .decoder import DecoderTrainConfig, train as train_decoder
+from .runs import load_vq, normaliser_for, read_stats
 from .transformer import TransformerTrainConfig, tokenise, train as train_transformer
 from .vq import VQTrainConfig, train as train_vq
 
@@ -106,23 +106,23 @@ def run_transformer(args, t_cfg, train_cfg, stage="transformer"):
 
 
 def export(run, out, model_id, fps, extra=None, sampling=None):
-    """The run's VQ-VAE (with its refined decoder) and its transformer: the refinement's best where that
-    stage ran on the transformer stage's best, else the transformer stage's best."""
+    """The run's VQ-VAE (with its refined decoder) and its transformer: the refine stage's result where that
+    stage continued the transformer stage's best, else the transformer stage's best."""
     run = Path(run)
     state = torch.load(run / "transformer_best.pt", map_location="cpu", weights_only=True)
+    steps = {"transformer_step": int(state["step"])}
     if (run / "refine_best.pt").exists():
         refined = torch.load(run / "refine_best.pt", map_location="cpu", weights_only=True)
         if refined["origin"] != {"step": int(state["step"]), "loss": float(state["loss"])}:
             raise ValueError(f"{run / 'refine_best.pt'} continues another transformer than transformer_best.pt: "
                              "delete refine_*.pt and run the refine stage again")
         state = refined
+        steps["refine_step"] = int(state["step"])
     transformer = MaskTransformer(TransformerConfig(**state["config"]))
     transformer.load_state_dict(state["model"])
     model = LoadedModel(load_vq(run), transformer.eval(), read_stats(run), TEXT_ENCODER, None, model_id, fps,
                         sampling or {})
-    steps = {"refine_step": int(state["step"])} if "origin" in state and state["origin"] else {}
-    save(model, out, extra={"training": {"transformer_step": int(state["origin"]["step"] if steps else state["step"]),
-                                         **steps, "validation_loss": float(state["loss"]), **(extra or {})}})
+    save(model, out, extra={"training": {**steps, "validation_loss": float(state["loss"]), **(extra or {})}})
     print(f"exported {model_id} to {out}", file=sys.stderr)
 
 

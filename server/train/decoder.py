@@ -116,9 +116,12 @@ def train(vq, vq_cfg: VQTrainConfig, cfg: DecoderTrainConfig, train_clips, val_c
     std = torch.from_numpy(normaliser.std).to(runner.device)
     train_items = scenes(vq, train_clips, normaliser, cfg.window)
     val_items = scenes(vq, val_clips, normaliser, 1)
-    if start == 0:
-        best, _ = validate(vq, val_items, mean, std)  # the VQ stage's decoder is the one to beat
     bar = runner.progress(start, cfg.steps, "decoder")
+    if start == 0:
+        best, wrists = validate(vq, val_items, mean, std)  # the VQ stage's decoder is the one to beat
+        if runner.main:
+            bar.write(f"decoder step 0 (the VQ stage's): validation joint error {100 * best:.2f} cm, wrists "
+                      f"between persons {100 * wrists:.2f} cm", file=sys.stderr)
     for step in range(start, cfg.steps):
         set_lr(optimiser, schedule(step))
         ids, x = draw(train_items, cfg.batch, cfg.window, gen)
