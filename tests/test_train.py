@@ -191,6 +191,12 @@ def test_evaluation_recognises_raw_and_served_samples(trained):
     assert set(report["per_family_top1_served"]) == {r["family"] for r in results}
     assert report["physics_ratio"].keys() == report["physics_ratio_raw"].keys()
 
+    templated = evaluate(trained / "model", trained / "corpus", seconds=2.0, steps=2, log=lambda m: None,
+                         captions="validation")
+    val = {c.captions[1]: c.family for c in data.load("synthetic", trained / "corpus", "val", 15)}
+    assert templated["prompts"] == len(val) == 24  # the tiny corpus has fewer than 96 scenes: all of them
+    assert all(val[r["prompt"]] == r["family"] for r in templated["results"])
+
 
 def test_custom_folder_source(tmp_path):
     from server.synth import corpus

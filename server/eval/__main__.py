@@ -5,6 +5,9 @@ samples and for what the generator process serves (the samples at 30 fps after i
 
     python -m server.eval --model server/weights/default --corpus runs/default/corpus --out report.json
 
+With `--captions validation`, the prompts are instead one caption each of 96 validation scenes (template
+wording): the gap between the two top-1 figures is what wording unlike the captions costs.
+
 Or a VQ-VAE alone, before a transformer is trained on it: the recogniser on its reconstructions of the
 validation clips (the ceiling of any transformer on it) and its joint errors, from a training run's folder
 or an exported model:
@@ -71,9 +74,15 @@ def evaluate_vq(path, corpus_dir, fps=None, log=print):
                                                      recogniser_for(corpus_dir, fps, normaliser, log))}
 
 
-def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=None, log=print):
+def validation_prompts(clips, n=96):
+    """[(family, caption)] of `n` validation scenes picked at random (seeded), their second caption."""
+    pick = np.random.default_rng(0).choice(len(clips), min(n, len(clips)), replace=False)
+    return [(clips[i].family, clips[i].captions[1 % len(clips[i].captions)]) for i in pick]
+
+
+def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=None, log=print, captions="heldout"):
     """Unset guidance and steps take the model's recommended sampling settings (config.json), as the
-    generator process does."""
+    generator process does. `captions`: "heldout" prompts, or "validation" scenes' own captions."""
     model = load_model(model_dir)
     fps = model.fps
     val_clips = data.load("synthetic", corpus_dir, "val", fps)
@@ -81,7 +90,7 @@ def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=No
     val_names = judge.predict([c.features for c in val_clips], model.normaliser)
     corpus_top1 = float(np.mean([p == c.family for p, c in zip(val_names, val_clips)]))
 
-    items = prompts()
+    items = prompts() if captions == "heldout" else validation_prompts(val_clips)
     pipeline = Pipeline(model)
     asked = {k: v for k, v in (("guidance", guidance), ("steps", steps)) if v is not None}
     options = SamplingOptions(**{**model.sampling, **asked})
@@ -134,6 +143,8 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--guidance", type=float, help="default: the model's recommended setting")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--captions", choices=("heldout", "validation"), default="heldout",
+                        help="the 100 held-out prompts, or 96 validation scenes' own (template) captions")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -142,7 +153,8 @@ def main(argv=None):
         report = evaluate_vq(args.vq, args.corpus, log=log)
         keys = ("top1_on_clips", "top1_on_reconstructions", "joint_error_cm", "pelvis_relative_error_cm")
     else:
-        report = evaluate(args.model, args.corpus, args.seconds, args.seed, args.guidance, log=log)
+        report = evaluate(args.model, args.corpus, args.seconds, args.seed, args.guidance, log=log,
+                          captions=args.captions)
         keys = ("model_id", "top1", "top1_served", "recogniser_top1_on_corpus", "physics_ratio", "physics_ratio_raw")
     text = json.dumps(report, indent=2)
     if args.out:
