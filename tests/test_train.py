@@ -211,3 +211,22 @@ def test_custom_folder_source(tmp_path):
     np.save(tmp_path / "bad.person2.npy", np.zeros((5, 21, 3)))
     with pytest.raises(ValueError, match="expected \\(T, 22, 3\\)"):
         data.load("custom", tmp_path, "train", 15)
+
+
+def test_default_recipe_rehearsed_end_to_end_then_found_finished(tmp_path, repo_root):
+    """`default --rehearse`: every stage of the embedded default's recipe, in order, on the real model configs
+    (a tiny corpus, a few steps a stage), exported where asked; run again, every stage is found finished and
+    the export is the same model."""
+    args = ("default", "--rehearse", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "model"))
+    first = run(*args, cwd=repo_root)
+    for line in ("vq step 4", "decoder step 4", "transformer step 3", "refine step 2", "exported rehearsal"):
+        assert line in first.stderr
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["training"]["transformer_step"] == 3 and config["training"]["refine_step"] == 2
+    weights = (tmp_path / "model" / "transformer.safetensors").read_bytes()
+    second = run(*args, cwd=repo_root)
+    assert not any(f"{stage} step" in second.stderr for stage in ("vq", "decoder", "transformer", "refine"))
+    assert (tmp_path / "model" / "transformer.safetensors").read_bytes() == weights
+    model = load(tmp_path / "model")
+    motion = Pipeline(model).generate(["two people shake hands"], [2.0], [0], SamplingOptions(steps=2))[0]
+    assert motion.shape == (2, 28, 262) and np.isfinite(motion).all()

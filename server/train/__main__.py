@@ -7,6 +7,7 @@
     python -m server.train refine --source synthetic --data runs/corpus --run runs/my-model    # optional
     python -m server.train export --run runs/my-model --out my-model
     python -m server.train default                                  # the embedded default, end to end
+    python -m server.train default --rehearse --run runs/try --out try-model   # its recipe in miniature
 
 Every stage resumes from its last checkpoint in --run; `torchrun --nproc_per_node N -m server.train …`
 spreads a stage over N GPUs (or N CPU processes)."""
@@ -156,6 +157,9 @@ def main(argv=None):
     d = sub.add_parser("default", help="build the embedded default model: corpus, vq, decoder, transformer, refine, export")
     d.add_argument("--run", default="runs/default")
     d.add_argument("--device")
+    d.add_argument("--out", default=str(EMBEDDED), help="where the model is exported (default: the embedded one)")
+    d.add_argument("--rehearse", action="store_true",
+                   help="the same recipe on a tiny corpus for a few steps a stage: checks a machine in a minute")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
 
@@ -176,20 +180,30 @@ def main(argv=None):
     elif args.command == "export":
         export(args.run, args.out, args.model_id, args.fps, sampling=args.sampling)
     else:
-        corpus_dir = Path(args.run) / "corpus"
-        write_corpus(corpus_dir, fps=DEFAULT_FPS, **DEFAULT_CORPUS)
-        ns = argparse.Namespace(source="synthetic", data=corpus_dir, run=args.run, fps=DEFAULT_FPS, device=args.device)
-        if not (Path(args.run) / "vq_best.pt").exists() or _unfinished(args.run, "vq", DEFAULT_VQ_TRAIN.steps):
-            run_vq(ns, DEFAULT_VQ, DEFAULT_VQ_TRAIN)
-        if not (Path(args.run) / "decoder_last.pt").exists() or _unfinished(args.run, "decoder",
-                                                                          DEFAULT_DECODER_TRAIN.steps):
-            run_decoder(ns, DEFAULT_DECODER_TRAIN)
-        run_transformer(ns, DEFAULT_TRANSFORMER, DEFAULT_TRANSFORMER_TRAIN)
-        run_transformer(ns, replace(DEFAULT_TRANSFORMER, **DEFAULT_REFINE), DEFAULT_REFINE_TRAIN, stage="refine")
-        export(args.run, EMBEDDED, "intermask-synthetic-small-v4", DEFAULT_FPS,
-               extra={"corpus": DEFAULT_CORPUS, "vq": asdict(DEFAULT_VQ_TRAIN), "decoder": asdict(DEFAULT_DECODER_TRAIN),
-                      "transformer": asdict(DEFAULT_TRANSFORMER_TRAIN),
-                      "refine": {**DEFAULT_REFINE, **asdict(DEFAULT_REFINE_TRAIN)}}, sampling=DEFAULT_SAMPLING)
+        build_default(Path(args.run), Path(args.out), args.device, args.rehearse)
+
+
+def build_default(run, out, device, rehearse=False):
+    """The embedded default's recipe: corpus, VQ, decoder, transformer, refine, export; each stage resumes or,
+    finished, is skipped. A rehearsal runs the same code on a tiny corpus for a few steps per stage."""
+    corpus_size, vq, decoder, transformer, refine = (DEFAULT_CORPUS, DEFAULT_VQ_TRAIN, DEFAULT_DECODER_TRAIN,
+                                                     DEFAULT_TRANSFORMER_TRAIN, DEFAULT_REFINE_TRAIN)
+    if rehearse:
+        corpus_size = {"train": 48, "val": 24, "seed": 0}
+        vq, decoder = replace(vq, steps=4, batch=8), replace(decoder, steps=4, batch=4)
+        transformer, refine = replace(transformer, steps=3, batch=8), replace(refine, steps=2, batch=8)
+    write_corpus(run / "corpus", fps=DEFAULT_FPS, **corpus_size)
+    ns = argparse.Namespace(source="synthetic", data=run / "corpus", run=run, fps=DEFAULT_FPS, device=device)
+    if not (run / "vq_best.pt").exists() or _unfinished(run, "vq", vq.steps):
+        run_vq(ns, DEFAULT_VQ, vq)
+    if not (run / "decoder_last.pt").exists() or _unfinished(run, "decoder", decoder.steps):
+        run_decoder(ns, decoder)
+    run_transformer(ns, DEFAULT_TRANSFORMER, transformer)
+    run_transformer(ns, replace(DEFAULT_TRANSFORMER, **DEFAULT_REFINE), refine, stage="refine")
+    export(run, out, "rehearsal" if rehearse else "intermask-synthetic-small-v4", DEFAULT_FPS,
+           extra={"corpus": corpus_size, "vq": asdict(vq), "decoder": asdict(decoder),
+                  "transformer": asdict(transformer), "refine": {**DEFAULT_REFINE, **asdict(refine)}},
+           sampling=DEFAULT_SAMPLING)
 
 
 def _unfinished(run, stage, steps):
