@@ -148,19 +148,18 @@ def test_decoder_stage_refines_reconstruction_and_keeps_every_token(trained, tmp
     from server.train.decoder import DecoderTrainConfig, scenes, train, validate
     from server.train.runs import load_vq, read_stats
     from server.train.vq import VQTrainConfig
-    run = tmp_path / "run"
-    shutil.copytree(trained / "run", run)
+    folder = tmp_path / "run"
+    shutil.copytree(trained / "run", folder)
     train_clips = data.load("synthetic", trained / "corpus", "train", 15)
     val_clips = data.load("synthetic", trained / "corpus", "val", 15)
-    stats = read_stats(run)
-    before = load_vq(run, refined=False)
+    stats = read_stats(folder)
+    before = load_vq(folder, refined=False)
     mean, std = torch.from_numpy(stats.mean), torch.from_numpy(stats.std)
     error_before, _ = validate(before, scenes(before, val_clips, stats, 1), mean, std)
     cfg = DecoderTrainConfig(window=2, batch=4, steps=12, lr=1e-3, warmup=1, val_every=6)
-    train(load_vq(run, refined=False), VQTrainConfig(), cfg, train_clips, val_clips, stats, run, "cpu")
-    after = load_vq(run)
-    assert torch.load(run / "decoder_best.pt", weights_only=True)["error"] < error_before
-    best = torch.load(run / "decoder_best.pt", weights_only=True)
+    train(load_vq(folder, refined=False), VQTrainConfig(), cfg, train_clips, val_clips, stats, folder, "cpu")
+    after = load_vq(folder)
+    best = torch.load(folder / "decoder_best.pt", weights_only=True)
     assert best["error"] < error_before
     assert validate(after, scenes(after, val_clips, stats, 1), mean, std)[0] == pytest.approx(best["error"])
     for clip in val_clips:
@@ -168,11 +167,11 @@ def test_decoder_stage_refines_reconstruction_and_keeps_every_token(trained, tmp
         assert torch.equal(before.encode(x), after.encode(x))
 
     # a decoder refined for one VQ is refused on another, never silently paired with it
-    state = torch.load(run / "vq_best.pt", weights_only=True)
+    state = torch.load(folder / "vq_best.pt", weights_only=True)
     state["model"]["quantizer.layers.0.codebook"] += 1.0
-    torch.save(state, run / "vq_best.pt")
+    torch.save(state, folder / "vq_best.pt")
     with pytest.raises(ValueError, match="refined for another VQ-VAE"):
-        load_vq(run)
+        load_vq(folder)
 
 
 def test_evaluation_recognises_raw_and_served_samples(trained):

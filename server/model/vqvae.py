@@ -275,11 +275,14 @@ class VQVAE(nn.Module):
         B, N, D = z.shape
         return self.codebook.quantise(z.reshape(B * N, D)).reshape(B, N)
 
+    def latents(self, ids):
+        """Token ids (B, 5T') (-1 = empty) -> the decoder's input, their codes as an image (B, D, 5, T')."""
+        B, N = ids.shape
+        return self.codebook.lookup(ids).permute(0, 2, 1).reshape(B, -1, self.ROWS, N // self.ROWS)
+
     def decode(self, ids):
         """Token ids (B, 5T') (-1 = empty) -> normalised features (B, 4T', ...)."""
-        B, N = ids.shape
-        z = self.codebook.lookup(ids).permute(0, 2, 1).reshape(B, -1, self.ROWS, N // self.ROWS)
-        return self.postprocess(self.decoder(z))
+        return self.postprocess(self.decoder(self.latents(ids)))
 
     def forward(self, x, sample_temperature=0.5):
         """Training pass: reconstruction, commitment loss and codebook perplexity.

@@ -92,18 +92,21 @@ def run_decoder(args, train_cfg):
                          normaliser, Path(args.run), args.device)
 
 
-def run_transformer(args, t_cfg, train_cfg, stage="transformer"):
+def run_transformer(args, stages):
+    """Transformer stages in order, [(model config, train config, "transformer" | "refine")], on one
+    tokenisation of the clips; the refinement continues the transformer stage's best."""
     train_clips = data.load(args.source, args.data, "train", args.fps)
     val_clips = data.load(args.source, args.data, "val", args.fps)
     normaliser = normaliser_for(args.run, train_clips)
     vq = load_vq(args.run)
-    t_cfg = replace(t_cfg, num_tokens=vq.cfg.nb_code, code_dim=vq.cfg.code_dim)
     text = load_text_encoder(TEXT_ENCODER)
     tokens_train = tokenise(vq, train_clips, normaliser, "cpu")
     tokens_val = tokenise(vq, val_clips, normaliser, "cpu")
-    start_from = Path(args.run) / "transformer_best.pt" if stage == "refine" else None
-    return train_transformer(t_cfg, train_cfg, tokens_train, tokens_val, text, Path(args.run), args.device, stage,
-                             start_from)
+    for t_cfg, train_cfg, stage in stages:
+        t_cfg = replace(t_cfg, num_tokens=vq.cfg.nb_code, code_dim=vq.cfg.code_dim)
+        start_from = Path(args.run) / "transformer_best.pt" if stage == "refine" else None
+        train_transformer(t_cfg, train_cfg, tokens_train, tokens_val, text, Path(args.run), args.device, stage,
+                          start_from)
 
 
 def export(run, out, model_id, fps, extra=None, sampling=None):
@@ -173,10 +176,11 @@ def main(argv=None):
         elif args.command == "decoder":
             run_decoder(args, replace(DEFAULT_DECODER_TRAIN, **runs))
         elif args.command == "transformer":
-            run_transformer(args, replace(DEFAULT_TRANSFORMER, **overrides), replace(DEFAULT_TRANSFORMER_TRAIN, **runs))
+            run_transformer(args, [(replace(DEFAULT_TRANSFORMER, **overrides), replace(DEFAULT_TRANSFORMER_TRAIN, **runs),
+                                    "transformer")])
         else:
-            run_transformer(args, replace(DEFAULT_TRANSFORMER, **{**DEFAULT_REFINE, **overrides}),
-                            replace(DEFAULT_REFINE_TRAIN, **runs), stage="refine")
+            run_transformer(args, [(replace(DEFAULT_TRANSFORMER, **{**DEFAULT_REFINE, **overrides}),
+                                    replace(DEFAULT_REFINE_TRAIN, **runs), "refine")])
     elif args.command == "export":
         export(args.run, args.out, args.model_id, args.fps, sampling=args.sampling)
     else:
@@ -198,8 +202,8 @@ def build_default(run, out, device, rehearse=False):
         run_vq(ns, DEFAULT_VQ, vq)
     if not (run / "decoder_last.pt").exists() or _unfinished(run, "decoder", decoder.steps):
         run_decoder(ns, decoder)
-    run_transformer(ns, DEFAULT_TRANSFORMER, transformer)
-    run_transformer(ns, replace(DEFAULT_TRANSFORMER, **DEFAULT_REFINE), refine, stage="refine")
+    run_transformer(ns, [(DEFAULT_TRANSFORMER, transformer, "transformer"),
+                         (replace(DEFAULT_TRANSFORMER, **DEFAULT_REFINE), refine, "refine")])
     export(run, out, "rehearsal" if rehearse else "intermask-synthetic-small-v4", DEFAULT_FPS,
            extra={"corpus": corpus_size, "vq": asdict(vq), "decoder": asdict(decoder),
                   "transformer": asdict(transformer), "refine": {**DEFAULT_REFINE, **asdict(refine)}},

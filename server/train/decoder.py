@@ -58,13 +58,16 @@ def draw(items, batch, window, generator):
     return torch.cat(ids), torch.cat(xs)
 
 
+def joints(x, mean, std):
+    """Normalised features (2B, T, 262), persons interleaved -> joint positions in metres (B, 2, T, 22, 3)."""
+    p = x[..., POSITIONS] * std[POSITIONS] + mean[POSITIONS]
+    return p.reshape(-1, 2, x.shape[1], sk.N_JOINTS, 3)
+
+
 def between_persons(pred, target, mean, std, reach):
     """Smooth-L1 error of the vectors from each joint of person 1 to each joint of person 2, in metres,
     weighted by exp(-target distance / reach); pred/target normalised (2B, T, 262), persons interleaved."""
-    def joints(x):
-        p = x[..., POSITIONS] * std[POSITIONS] + mean[POSITIONS]
-        return p.reshape(-1, 2, x.shape[1], sk.N_JOINTS, 3)
-    p, g = joints(pred), joints(target)
+    p, g = joints(pred, mean, std), joints(target, mean, std)
     dp = p[:, 0, :, :, None] - p[:, 1, :, None]
     dg = g[:, 0, :, :, None] - g[:, 1, :, None]
     weight = torch.exp(-dg.norm(dim=-1) / reach)
@@ -81,9 +84,8 @@ def validate(vq, items, mean, std):
     joint, wrists = [], []
     hands = [sk.JOINT_INDEX["left_wrist"], sk.JOINT_INDEX["right_wrist"]]
     for tokens, x in items:
-        y = vq.decode(tokens.reshape(2, -1))
-        p = (y[..., POSITIONS] * std[POSITIONS] + mean[POSITIONS]).reshape(2, -1, sk.N_JOINTS, 3)
-        g = (x[..., POSITIONS] * std[POSITIONS] + mean[POSITIONS]).reshape(2, -1, sk.N_JOINTS, 3)
+        p = joints(vq.decode(tokens.reshape(2, -1)), mean, std)[0]
+        g = joints(x, mean, std)[0]
         joint.append((p - g).norm(dim=-1).mean().item())
         dp = p[0, :, hands, None] - p[1, :, None, hands]
         dg = g[0, :, hands, None] - g[1, :, None, hands]
@@ -126,8 +128,7 @@ def train(vq, vq_cfg: VQTrainConfig, cfg: DecoderTrainConfig, train_clips, val_c
         set_lr(optimiser, schedule(step))
         ids, x = draw(train_items, cfg.batch, cfg.window, gen)
         ids, x = ids.to(runner.device), x.to(runner.device)
-        z = vq.codebook.lookup(ids).permute(0, 2, 1).reshape(len(ids), -1, vq.ROWS, cfg.window)
-        y = vq.postprocess(net(z))
+        y = vq.postprocess(net(vq.latents(ids)))
         loss, parts = losses(y, x, torch.zeros((), device=runner.device), mean, std, vq_cfg)
         parts["between"] = between_persons(y, x, mean, std, cfg.reach)
         loss = loss + cfg.between * parts["between"]
