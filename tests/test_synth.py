@@ -126,10 +126,13 @@ def _normal(text):
     return re.sub(r"[^a-z ]", "", text.lower()).split()
 
 
-def test_heldout_prompts_are_worded_unlike_any_template():
+@pytest.mark.parametrize("which", ["heldout", "heldout-b"])
+def test_heldout_prompts_are_worded_unlike_any_template(which):
     from server.eval.heldout import prompts
-    items = prompts()
+    items = prompts(which)
     assert len(items) == 100 and {f for f, _ in items} == set(FAMILIES)
+    other = prompts("heldout-b" if which == "heldout" else "heldout")
+    assert not {" ".join(_normal(p)) for _, p in items} & {" ".join(_normal(p)) for _, p in other}
     # every sentence a template can produce, as word lists
     fills = {"a": captions.SUBJECT_A, "b": captions.SUBJECT_B, "Two": captions.BOTH, "hand": ("left", "right"),
              "their": ("their", "his", "her"), "their_b": ("their",), "them": ("them", "him", "her"),

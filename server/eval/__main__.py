@@ -5,8 +5,9 @@ samples and for what the generator process serves (the samples at 30 fps after i
 
     python -m server.eval --model server/weights/default --corpus runs/default/corpus --out report.json
 
-With `--captions validation`, the prompts are instead one caption each of 96 validation scenes (template
-wording): the gap between the two top-1 figures is what wording unlike the captions costs.
+With `--captions heldout-b`, the second held-out set (`heldout.py`); with `--captions validation`, one
+caption each of 96 validation scenes (template wording): the gap between the held-out and validation
+top-1 figures is what wording unlike the captions costs.
 
 Or a VQ-VAE alone, before a transformer is trained on it: the recogniser on its reconstructions of the
 validation clips (the ceiling of any transformer on it) and its joint errors, from a training run's folder
@@ -82,7 +83,8 @@ def validation_prompts(clips, n=96):
 
 def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=None, log=print, captions="heldout"):
     """Unset guidance and steps take the model's recommended sampling settings (config.json), as the
-    generator process does. `captions`: "heldout" prompts, or "validation" scenes' own captions."""
+    generator process does. `captions`: a held-out set ("heldout", "heldout-b") or "validation" scenes' own
+    captions."""
     model = load_model(model_dir)
     fps = model.fps
     val_clips = data.load("synthetic", corpus_dir, "val", fps)
@@ -90,7 +92,7 @@ def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=No
     val_names = judge.predict([c.features for c in val_clips], model.normaliser)
     corpus_top1 = float(np.mean([p == c.family for p, c in zip(val_names, val_clips)]))
 
-    items = prompts() if captions == "heldout" else validation_prompts(val_clips)
+    items = validation_prompts(val_clips) if captions == "validation" else prompts(captions)
     pipeline = Pipeline(model)
     asked = {k: v for k, v in (("guidance", guidance), ("steps", steps)) if v is not None}
     options = SamplingOptions(**{**model.sampling, **asked})
@@ -143,8 +145,9 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--guidance", type=float, help="default: the model's recommended setting")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--captions", choices=("heldout", "validation"), default="heldout",
-                        help="the 100 held-out prompts, or 96 validation scenes' own (template) captions")
+    parser.add_argument("--captions", choices=("heldout", "heldout-b", "validation"), default="heldout",
+                        help="100 held-out prompts (set A, the bar's; or set B), or 96 validation scenes' own "
+                             "(template) captions")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))

@@ -1,5 +1,9 @@
-"""100 evaluation prompts written unlike any caption template: paraphrases, other word orders, synonyms.
-Never used in training; tests check that none of them is a template expansion."""
+"""Evaluation prompts written unlike any caption template: paraphrases, other word orders, synonyms.
+Never used in training; tests check that none of them is a template expansion.
+
+Two sets of 100. Set A (session 5) is the one the issue's bar is measured on; its figures informed
+choices since (the model card says which). Set B (session 11) was written before any model was run on it,
+in plainer wording than A's, and is kept for checking a choice made on A."""
 
 HELDOUT = {
     "handshake": ["Two coworkers clasp right hands in greeting.",
@@ -106,6 +110,112 @@ HELDOUT["kick"].append("A kickboxer lands a roundhouse on his sparring partner."
 HELDOUT["chase"].append("The cop runs after the fleeing suspect.")
 
 
-def prompts():
-    """[(family, prompt)] in a fixed order."""
-    return [(family, p) for family in sorted(HELDOUT) for p in HELDOUT[family]]
+HELDOUT_B = {
+    "handshake": ["The two business partners seal the agreement by shaking hands.",
+                  "A new neighbour introduces himself and they grip each other's hand.",
+                  "They grasp each other's right hand and pump it up and down a few times.",
+                  "Greeting at the door: a firm shake of the hand."],
+    "high_five": ["Slapping hands up high, the two celebrate the goal.",
+                  "One lifts a palm above his head and his teammate smacks it.",
+                  "They jump with joy and hit their raised palms against each other.",
+                  "Nice job! A high-up hand slap between two players."],
+    "fist_bump": ["Two friends tap their closed hands together in a relaxed greeting.",
+                  "He extends his fist and his buddy knocks it with his own.",
+                  "A brief bump of knuckles between two teammates.",
+                  "Greeting each other, the guys press their fists together for a moment."],
+    "hug": ["The two friends throw their arms around each other.",
+            "A long embrace at the airport arrival gate.",
+            "She pulls her sister into a tight hug.",
+            "They hold each other close, arms wrapped around backs.",
+            "Two friends hug for a long time."],
+    "wave": ["Two neighbours lift their hands and wave from far apart.",
+             "He swings his raised arm back and forth to greet his friend, who does the same.",
+             "Across the park, a woman waves and her friend waves in return.",
+             "Standing far apart, they greet by waving their raised hands.",
+             "A quick wave goodbye, answered by the friend."],
+    "bow": ["Both performers bow deeply towards each other.",
+            "He bends his upper body forward out of respect and she answers with the same gesture.",
+            "At the start of the judo match, the opponents bow.",
+            "A courteous bend at the waist from each of them."],
+    "pat_shoulder": ["He puts his hand on his friend's shoulder and gives it a couple of pats.",
+                     "A few friendly taps on the shoulder from a teammate.",
+                     "The mentor pats the young man's shoulder encouragingly.",
+                     "Standing beside her friend, she pats him on the shoulder to comfort him."],
+    "push": ["He shoves his rival backwards with both hands.",
+             "In a fit of anger, one person pushes the other hard in the chest.",
+             "With a strong push, she sends him staggering back.",
+             "A bully shoves a boy, who stumbles away.",
+             "A forceful push sends the other person back a few steps."],
+    "punch_dodge": ["He throws a right hook and his opponent leans back to avoid it.",
+                    "The punch misses as the other fighter ducks.",
+                    "A boxer dodges his sparring partner's jab by moving his head aside.",
+                    "One swings a fist, the other sways out of the way."],
+    "punch_block": ["The boxer raises his gloves and blocks the incoming punch.",
+                    "A punch aimed at the face is deflected with a raised arm.",
+                    "He strikes, and his opponent shields himself with his forearm.",
+                    "Blocking the jab, the defender holds his arm up in front of his face."],
+    "kick": ["He kicks his opponent in the side.",
+             "A karate fighter hits his partner with a swift kick.",
+             "She swings her leg and kicks the attacker, who falls back.",
+             "The fighter lifts his foot and strikes the other man's stomach."],
+    "pull_by_hand": ["He grabs her hand and pulls her along behind him.",
+                     "Holding his friend's wrist, she drags him forward.",
+                     "A mother leads her reluctant child by the hand, pulling him along.",
+                     "Taking his partner's hand, he tugs her towards the door."],
+    "pass_object": ["She hands her friend a book, and he takes it.",
+                    "He gives his colleague a folder across the desk.",
+                    "One person holds out a bottle and the other grabs it.",
+                    "A parcel passes from one person's hands into the other's."],
+    "approach_stop": ["The two walk up to one another and stop to talk.",
+                      "He crosses the room towards his friend and stops in front of her.",
+                      "Walking closer from opposite sides, they come to a halt face to face.",
+                      "They move towards each other, then stand still a short distance apart."],
+    "walk_past": ["Two people walk in opposite directions and pass each other on the street.",
+                  "They go by one another without stopping.",
+                  "Walking the opposite way, he passes her on the path.",
+                  "Two commuters brush past each other heading opposite ways."],
+    "follow": ["He walks ahead and his friend follows a few steps behind.",
+               "One person leads and the other walks after him at the same pace.",
+               "She trails behind her friend as they walk.",
+               "The assistant follows his boss around the room.",
+               "Walking behind his friend, he goes wherever she goes."],
+    "chase": ["He runs after his friend, trying to catch him.",
+              "Two kids run, one chasing the other.",
+              "She sprints away while he chases her.",
+              "A running chase: the pursuer stays close behind the fleeing person."],
+    "circle": ["They walk in a circle around each other.",
+               "The two boxers move around one another in a circle, facing each other.",
+               "Keeping their eyes on each other, they circle slowly.",
+               "Both step sideways around a shared centre, staying face to face."],
+    "slow_dance": ["A couple dances slowly together, holding hands.",
+                   "Holding each other's hands, the two sway to a slow song.",
+                   "Two partners dance gently, stepping from side to side.",
+                   "They share a slow dance, hands clasped."],
+    "point_argue": ["They argue, each pointing at the other.",
+                    "An angry man points his finger at his neighbour, who points back.",
+                    "Two people quarrel with accusing gestures.",
+                    "Arguing loudly, she points at him and he points right back."],
+    "clap_together": ["Two children play a clapping game, hitting each other's palms.",
+                      "They clap their hands and then slap their partner's hands in a rhythm.",
+                      "A hand-clap routine between two friends.",
+                      "Facing each other, they take turns clapping and meeting palms."],
+    "help_stand_up": ["He reaches down and helps his friend get up.",
+                      "A person on the ground is pulled to his feet by the other.",
+                      "She grabs his hand and helps him rise from a crouch.",
+                      "Helping the fallen player up, his teammate pulls him to standing."],
+    "tug_of_war": ["Two people pull a rope in opposite directions.",
+                   "In a rope-pulling contest, each leans back and pulls.",
+                   "Gripping a rope, the two pull against each other.",
+                   "Each tries to drag the other over the line with a rope."],
+    "approach_retreat": ["He walks towards her and she steps back away from him.",
+                         "As one person comes closer, the other backs away.",
+                         "She moves forward and he retreats one step at a time.",
+                         "The other person keeps backing off as he approaches."],
+}
+SETS = {"heldout": HELDOUT, "heldout-b": HELDOUT_B}
+
+
+def prompts(which="heldout"):
+    """[(family, prompt)] of one set ("heldout": set A, "heldout-b": set B) in a fixed order."""
+    chosen = SETS[which]
+    return [(family, p) for family in sorted(chosen) for p in chosen[family]]
