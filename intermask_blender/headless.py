@@ -32,6 +32,8 @@ def generate_positions(client, prompt, seconds, seed, log=print):
     positions, contacts = decode_motion(result)[0]
     log(f"  generated {positions.shape[1]} frames with {result['model_id']} in "
         f"{time.perf_counter() - started:.1f} s")
+    if result.get("understood_as"):
+        log(f"  understood as: {result['understood_as']}")
     return positions, contacts, result
 
 

@@ -16,6 +16,7 @@ class Job:
         self.state = "running"  # -> done | failed | cancelled
         self.error = None
         self.takes = []
+        self.understood_as = None  # the training caption the model answered the prompt as, if it says
         self.request = None
         self._cancel_asked = False
         # the first request starts the generator (seconds of imports): off the main thread
@@ -48,6 +49,7 @@ class Job:
             elif kind == "result" and self.state == "running":
                 try:
                     self.takes = self.plan.apply(event)
+                    self.understood_as = event.get("understood_as")
                     self.state = "done"
                 except Exception as e:  # noqa: BLE001 - reported to the user, never a half-applied silence
                     self.state, self.error = "failed", f"applying the result failed: {e}"

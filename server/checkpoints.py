@@ -5,7 +5,8 @@
   file whose name contains `which` (`latest`, `best_fid`, `best_acc`, `finest`, `best_top1`). Files are
   read with `torch.load(weights_only=True)` (no pickled code runs) and loaded with `strict=True`.
 * Our format: a folder with `config.json`, `vq.safetensors`, `transformer.safetensors` and `stats.npz`
-  (the normalisation mean and std).
+  (the normalisation mean and std), and for a model trained on template captions `captions.safetensors`
+  (its caption bank: the captions' condition vectors, the captions in the metadata).
 
 `python -m server.checkpoints convert ...` turns an official checkpoint into our format."""
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .model.caption_bank import CaptionBank
 from .model.sampling import SamplingOptions
 from .model.transformer import MaskTransformer, TransformerConfig
 from .model.vqvae import VQConfig, VQVAE
@@ -147,6 +149,7 @@ class LoadedModel:
     model_id: str
     fps: int = 30
     sampling: dict = field(default_factory=dict)  # recommended SamplingOptions values (measured per model)
+    captions: CaptionBank | None = None  # the training captions' condition vectors, for caption projection
 
     def eval(self):
         self.vq.eval()
@@ -198,6 +201,12 @@ def save(model: LoadedModel, folder, extra=None):
     save_file({k: v.contiguous() for k, v in model.transformer.state_dict().items()},
               folder / "transformer.safetensors")
     np.savez(folder / "stats.npz", mean=model.normaliser.mean, std=model.normaliser.std)
+    bank = folder / CAPTIONS
+    if model.captions is not None:
+        save_file({"vectors": model.captions.vectors.half().contiguous()}, bank,
+                  metadata={"captions": json.dumps(model.captions.captions)})
+    elif bank.exists():
+        bank.unlink()  # a stale bank would project onto another model's captions
     config = {"format": FORMAT, "version": FORMAT_VERSION, "model_id": model.model_id, "fps": model.fps,
               "text_encoder": model.text_encoder, "text_encoder_folder": model.text_encoder_folder,
               "vq": asdict(model.vq.cfg), "transformer": asdict(model.transformer.cfg),
@@ -214,6 +223,18 @@ def _dataclass_from(cls, values, source):
         return cls(**values)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{source}: invalid {cls.__name__}: {error}") from None
+
+
+CAPTIONS = "captions.safetensors"
+
+
+def _load_captions(path):
+    from safetensors import SafetensorError, safe_open
+    try:
+        with safe_open(path, "pt") as f:
+            return CaptionBank(json.loads(f.metadata()["captions"]), f.get_tensor("vectors"))
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{path} is corrupt ({error})") from None
 
 
 def load(folder):
@@ -250,22 +271,29 @@ def load(folder):
     if not isinstance(fps, int) or fps <= 0 or 30 % fps:
         raise CheckpointError(f"{folder / 'config.json'}: fps must divide 30, got {fps!r}")
     sampling = config.get("sampling", {})
-    allowed = {"steps", "guidance", "topk_ratio", "temperature"}
+    allowed = {"steps", "guidance", "topk_ratio", "temperature", "caption_neighbours"}
     if not isinstance(sampling, dict) or set(sampling) - allowed:
         raise CheckpointError(f"{config_path}: \"sampling\" may only set {sorted(allowed)}")
     try:
         SamplingOptions(**sampling)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{config_path}: invalid \"sampling\": {error}") from None
+    captions = _load_captions(folder / CAPTIONS) if (folder / CAPTIONS).exists() else None
+    if captions is not None and captions.vectors.shape[1] != transformer.cfg.text_dim:
+        raise CheckpointError(f"{folder / CAPTIONS}: vectors of width {captions.vectors.shape[1]}, the model's "
+                              f"condition is {transformer.cfg.text_dim} wide")
+    if sampling.get("caption_neighbours") and captions is None:
+        raise CheckpointError(f"{config_path} recommends caption_neighbours but {folder / CAPTIONS} is missing")
     return LoadedModel(vq, transformer, normaliser, config["text_encoder"], config.get("text_encoder_folder"),
-                       config["model_id"], fps, sampling).eval()
+                       config["model_id"], fps, sampling, captions).eval()
 
 
 def weights_digest(folder):
     """A short content hash of a model folder's weight files, for manifests and model ids."""
     h = hashlib.sha256()
-    for name in ("config.json", "vq.safetensors", "transformer.safetensors", "stats.npz"):
-        h.update((Path(folder) / name).read_bytes())
+    for name in ("config.json", "vq.safetensors", "transformer.safetensors", "stats.npz", CAPTIONS):
+        if name != CAPTIONS or (Path(folder) / name).exists():
+            h.update((Path(folder) / name).read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -106,7 +106,7 @@ class Job:
         f = dict(self.fields)
         f.update({k: v for k, v in (recommended or {}).items() if k not in f["explicit"]})
         return SamplingOptions(steps=f["steps"], guidance=f["guidance"], topk_ratio=f["topk_ratio"],
-                               temperature=f["temperature"])
+                               temperature=f["temperature"], caption_neighbours=f["caption_neighbours"])
 
     def seeds(self):
         return [(self.fields["seed"] + i) % 2 ** 31 for i in range(self.fields["candidates"])]
@@ -335,6 +335,7 @@ class Engine:
                    "fps": sk.FPS, "frames": int(motions.shape[2]) * self.rate, "joint_names": list(sk.JOINT_NAMES),
                    "parents": list(sk.PARENTS), "contact_joints": list(sk.CONTACT_JOINTS), "candidates": candidates,
                    "batch_rows": batch_rows or len(candidates),
+                   "understood_as": self.pipeline.nearest_caption(job.fields["prompt"]),
                    "timings": {"queued_s": round(start - job.received, 4), "load_s": round(loaded - start, 4),
                                "sampling_s": round(sampled - loaded, 4), "total_s": round(done - job.received, 4)}})
 

@@ -63,14 +63,30 @@ class Pipeline:
         return self.model.fps
 
     @torch.no_grad()
-    def condition(self, prompts):
-        """Prompts -> condition vectors (B, text_dim)."""
+    def condition(self, prompts, neighbours=0):
+        """Prompts -> condition vectors (B, text_dim); with `neighbours`, each projected onto that many
+        nearest captions of the model's caption bank (`CaptionBank.project`)."""
         for prompt in prompts:
             if not prompt.strip():
                 raise RequestError("the prompt is empty: describe what the two people do", "prompt")
         t = self.text_encoder(prompts)
-        return self.model.transformer.encode_text(t.tokens.to(self.device), t.pool_index.to(self.device),
+        cond = self.model.transformer.encode_text(t.tokens.to(self.device), t.pool_index.to(self.device),
                                                   t.mask.to(self.device))
+        return self._bank(neighbours).project(cond, neighbours) if neighbours else cond
+
+    def nearest_caption(self, prompt):
+        """The training caption the model understands `prompt` as (the nearest in its caption bank), or None
+        for a model without one."""
+        if self.model.captions is None:
+            return None
+        _, index = self.model.captions.nearest(self.condition([prompt]), 1)
+        return self.model.captions.captions[int(index[0, 0])]
+
+    def _bank(self, neighbours):
+        if self.model.captions is None:
+            raise RequestError(f"caption_neighbours {neighbours}: the model {self.model.model_id} has no caption "
+                               "bank; use 0", "caption_neighbours", [0, 0])
+        return self.model.captions
 
     def _generators(self, seeds):
         return [torch.Generator(device=self.device).manual_seed(int(s)) for s in seeds]
@@ -94,7 +110,8 @@ class Pipeline:
         """One sample per (prompt, seconds, seed) row -> features (B, 2, T, 262), trimmed per row."""
         steps = [token_steps(s, self.fps) for s in seconds]
         m_lens = torch.tensor(steps, device=self.device)
-        ids = sampling.generate(self.model.transformer, self.condition(prompts), m_lens, options,
+        ids = sampling.generate(self.model.transformer, self.condition(prompts, options.caption_neighbours), m_lens,
+                                options,
                                 self._generators(seeds), on_step)
         feats = self.decode(ids, m_lens)
         return [feats[b, :, : steps[b] * FRAMES_PER_TOKEN] for b in range(len(steps))]
@@ -107,7 +124,7 @@ class Pipeline:
             raise RequestError("the given motion is shorter than 4 frames", "frames")
         given_ids = self.encode(np.asarray(given)[None, :T]).repeat(len(seeds), 1)
         m_lens = torch.full((len(seeds),), T // FRAMES_PER_TOKEN, device=self.device)
-        cond = self.condition([prompt]).repeat(len(seeds), 1)
+        cond = self.condition([prompt], options.caption_neighbours).repeat(len(seeds), 1)
         ids = sampling.react(self.model.transformer, cond, m_lens, given_ids, given_person, options,
                              self._generators(seeds), on_step)
         return self.decode(ids, m_lens)
@@ -127,7 +144,7 @@ class Pipeline:
         m_lens = torch.full((len(seeds),), steps, device=self.device)
         window = sampling.window_mask(m_lens, steps, self.model.transformer.cfg.rows, start_frame, end_frame,
                                       persons)
-        cond = self.condition([prompt]).repeat(len(seeds), 1)
+        cond = self.condition([prompt], options.caption_neighbours).repeat(len(seeds), 1)
         ids = sampling.inpaint(self.model.transformer, cond, m_lens, ids, window, options,
                                self._generators(seeds), on_step)
         return self.decode(ids, m_lens)

@@ -3,8 +3,10 @@
 Requests (client -> server) carry an "op" and an "id" (a string the replies repeat):
   hello                              -> hello event (protocol, model id, device, capabilities, limits,
                                         and once the model is loaded its recommended sampling settings)
-  generate  prompt, seconds, seed, candidates, steps, guidance, topk_ratio, temperature (sampling fields
-            a request leaves out take the model's recommended value, else the protocol's default)
+  generate  prompt, seconds, seed, candidates, steps, guidance, topk_ratio, temperature, caption_neighbours
+            (sampling fields a request leaves out take the model's recommended value, else the protocol's
+            default) -> result (candidates; for a model with a caption bank, understood_as: the training
+            caption nearest to the prompt)
   react     the same plus given (one person's joint positions), given_person
   inpaint   the same plus motion (both persons' positions), start_frame, end_frame, persons
   cancel    target (the id of a queued or running request) -> ack; the target ends with error "cancelled"
@@ -171,6 +173,7 @@ SAMPLING_FIELDS = {
     "guidance": (float, 2.0, (0.0, 20.0)),
     "topk_ratio": (float, 0.9, (0.0, 0.99)),
     "temperature": (float, 1.0, (0.01, 10.0)),
+    "caption_neighbours": (int, 0, (0, 64)),
 }
 
 

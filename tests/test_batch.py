@@ -56,6 +56,7 @@ def test_bake_writes_every_output_reports_bad_lines_and_reimports(tmp_path, blen
     assert [e["line"] for e in manifest["items"]] == [1, 2] and manifest["model_hash"]
     assert manifest["errors"] and manifest["items"][0]["physics"]["foot_skate"] >= 0
     entry = manifest["items"][0]
+    assert "hands" in entry["understood_as"]  # "two people shake hands", as the model read it
     folder = tmp_path / "out" / entry["name"]
     assert not list(folder.glob(".*partial*")), "temporary files left behind"
     bpy = blender.bpy

@@ -141,6 +141,7 @@ def test_regenerate_range_changes_only_inside_it(ext, scene):
     new_a, new_b = generate(bpy, scene, mode="REGENERATE", regenerate_rigs="BOTH", range_start=20, range_end=40,
                             seed=5, prompt="they push each other")
     assert new_a != old_a and new_b != old_b
+    assert "understood as '" in scene.status and "push" in scene.status.split("understood as")[1]
     n = len(outside)
     for before, act, obj in zip(was, (new_a, new_b), (scene.rig_a, scene.rig_b)):
         now = evaluated(act, obj, np.r_[outside, inside])

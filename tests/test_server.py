@@ -63,6 +63,7 @@ def test_generate_streams_progress_and_returns_tracks(client):
     assert pos.shape == (2, 60, 22, 3) and contacts.shape == (2, 60, 4)
     assert np.isfinite(pos).all() and set(np.unique(contacts)) <= {0.0, 1.0}
     assert result["timings"]["total_s"] > 0
+    assert result["understood_as"] is None  # a model without a caption bank answers the prompt as worded
 
 
 def test_generation_is_deterministic_per_seed(client):
@@ -132,6 +133,8 @@ def test_inpaint_returns_both_persons(client):
     (dict(prompt="   "), "bad_request", "prompt", None),
     (dict(prompt="x" * 5000), "out_of_range", "prompt", [1, 1000]),
     (dict(prompt="a hug", seed="seven"), "bad_request", "seed", [0, 2 ** 31 - 1]),
+    (dict(prompt="a hug", caption_neighbours=65), "out_of_range", "caption_neighbours", [0, 64]),
+    (dict(prompt="a hug", caption_neighbours=1), "out_of_range", "caption_neighbours", [0, 0]),  # no bank
 ])
 def test_bad_requests_get_actionable_errors(client, fields, code, field, allowed):
     with pytest.raises(GeneratorError) as info:
@@ -196,6 +199,7 @@ def test_the_embedded_default_model_serves_every_operation():
         result = c.generate("two people shake hands", seed=1, steps=4, seconds=2.0,
                             on_progress=lambda s, n: progress.append(s)).wait(120)
         assert progress == [1, 2, 3, 4] and result["model_id"].startswith("intermask-synthetic")
+        assert "hands" in result["understood_as"]  # the training caption it was answered as
         assert c.request("hello").wait(30)["model_id"] == result["model_id"]
         (pos, _), = decode_motion(result)
         # 2 s at the model's 15 fps, whole tokens of 4 frames, served at 30 fps

@@ -223,9 +223,15 @@ def test_default_recipe_rehearsed_end_to_end_then_found_finished(tmp_path, repo_
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert config["training"]["transformer_step"] == 3 and config["training"]["refine_step"] == 2
     weights = (tmp_path / "model" / "transformer.safetensors").read_bytes()
+    captions = (tmp_path / "model" / "captions.safetensors").read_bytes()
     second = run(*args, cwd=repo_root)
     assert not any(f"{stage} step" in second.stderr for stage in ("vq", "decoder", "transformer", "refine"))
     assert (tmp_path / "model" / "transformer.safetensors").read_bytes() == weights
+    assert (tmp_path / "model" / "captions.safetensors").read_bytes() == captions
     model = load(tmp_path / "model")
-    motion = Pipeline(model).generate(["two people shake hands"], [2.0], [0], SamplingOptions(steps=2))[0]
+    # the caption bank holds the training corpus's captions, and the model recommends answering from it
+    train_captions = {c for clip in data.load("synthetic", tmp_path / "run" / "corpus", "train", 15) for c in clip.captions}
+    assert set(model.captions.captions) == train_captions and model.sampling["caption_neighbours"] == 1
+    options = SamplingOptions(steps=2, **model.sampling)
+    motion = Pipeline(model).generate(["two people shake hands"], [2.0], [0], options)[0]
     assert motion.shape == (2, 28, 262) and np.isfinite(motion).all()

@@ -37,6 +37,13 @@ def start_job(context):
     return _job
 
 
+def understood(job):
+    """How the model read the prompt, where it says and the reading is not the prompt itself."""
+    reading = job.understood_as
+    same = reading and reading.strip(" .").lower() == job.plan.prompt.strip(" .").lower()
+    return f", understood as '{reading}'" if reading and not same else ""
+
+
 def finish_job(context, job):
     """Record the outcome in the panel's state (main thread) -> (report level, message)."""
     settings = context.scene.intermask
@@ -49,7 +56,7 @@ def finish_job(context, job):
             item.label, item.seed = take.label, take.seed
             item.action_a, item.action_b = take.actions
         settings.active_candidate = 0  # candidate 1 is already on the rigs
-        settings.status = f"{len(job.takes)} candidate(s) from '{job.plan.prompt}'"
+        settings.status = f"{len(job.takes)} candidate(s) from '{job.plan.prompt}'" + understood(job)
         return "INFO", settings.status
     if job.state == "cancelled":
         settings.status = "Cancelled; the scene is unchanged"

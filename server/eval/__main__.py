@@ -81,7 +81,8 @@ def validation_prompts(clips, n=96):
     return [(clips[i].family, clips[i].captions[1 % len(clips[i].captions)]) for i in pick]
 
 
-def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=None, log=print, captions="heldout"):
+def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=None, log=print, captions="heldout",
+             caption_neighbours=None):
     """Unset guidance and steps take the model's recommended sampling settings (config.json), as the
     generator process does. `captions`: a held-out set ("heldout", "heldout-b") or "validation" scenes' own
     captions."""
@@ -94,7 +95,8 @@ def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=No
 
     items = validation_prompts(val_clips) if captions == "validation" else prompts(captions)
     pipeline = Pipeline(model)
-    asked = {k: v for k, v in (("guidance", guidance), ("steps", steps)) if v is not None}
+    asked = {k: v for k, v in (("guidance", guidance), ("steps", steps), ("caption_neighbours", caption_neighbours))
+             if v is not None}
     options = SamplingOptions(**{**model.sampling, **asked})
     started = time.perf_counter()
     generated = []
@@ -145,6 +147,8 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--guidance", type=float, help="default: the model's recommended setting")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--caption-neighbours", type=int,
+                        help="caption projection (0: off); default: the model's recommended setting")
     parser.add_argument("--captions", choices=("heldout", "heldout-b", "validation"), default="heldout",
                         help="100 held-out prompts (set A, the bar's; or set B), or 96 validation scenes' own "
                              "(template) captions")
@@ -157,7 +161,7 @@ def main(argv=None):
         keys = ("top1_on_clips", "top1_on_reconstructions", "joint_error_cm", "pelvis_relative_error_cm")
     else:
         report = evaluate(args.model, args.corpus, args.seconds, args.seed, args.guidance, log=log,
-                          captions=args.captions)
+                          captions=args.captions, caption_neighbours=args.caption_neighbours)
         keys = ("model_id", "top1", "top1_served", "recogniser_top1_on_corpus", "physics_ratio", "physics_ratio_raw")
     text = json.dumps(report, indent=2)
     if args.out:

@@ -22,6 +22,8 @@ class SamplingOptions:
     temperature: float = 1.0  # divides the filtered logits; 1.0 is the official behaviour
     gumbel: bool = False  # official `gsample`: Gumbel-max instead of categorical sampling
     batched_guidance: bool = True  # conditional and unconditional passes as one batch
+    caption_neighbours: int = 0  # 1: a prompt answered as its nearest training caption, k > 1: a blend of k
+    # (caption_bank.py); 0: as worded
 
     def __post_init__(self):
         if self.steps < 1:
@@ -30,6 +32,8 @@ class SamplingOptions:
             raise ValueError(f"topk_ratio must be in [0, 1), got {self.topk_ratio}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
+        if self.caption_neighbours < 0:
+            raise ValueError(f"caption_neighbours must be 0 (off) or more, got {self.caption_neighbours}")
 
 
 def top_k(logits, ratio):

@@ -1,0 +1,45 @@
+"""Caption projection (not in the paper): a prompt's condition vector replaced by a blend of the condition
+vectors of the training captions nearest to it.
+
+A model trained on a closed set of caption templates (the synthetic corpus) follows those captions far
+better than other wordings of the same request: the text encoder places a paraphrase near the right
+captions, but off the vectors the transformer was trained on. Projecting onto the captions it knows trades
+what the prompt says beyond them, which such a model could not act out anyway, for being understood.
+Models trained on free-form captions (InterHuman) have no bank and need none."""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+# Softmax temperature on cosine similarity: at 0.05 a neighbour 0.05 less similar weighs e times less, so
+# near-duplicates of the best match share the weight and a distant eighth adds almost nothing.
+TEMPERATURE = 0.05
+
+
+@dataclass
+class CaptionBank:
+    captions: list  # the training captions, as text
+    vectors: torch.Tensor  # (N, text_dim) their condition vectors (`MaskTransformer.encode_text`)
+
+    def __post_init__(self):
+        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.captions) or not self.captions:
+            raise ValueError(f"a caption bank needs one vector per caption: {len(self.captions)} captions, "
+                             f"vectors of shape {tuple(self.vectors.shape)}")
+        self.vectors = self.vectors.float()
+        self._unit = F.normalize(self.vectors, dim=-1)
+
+    def to(self, device):
+        return CaptionBank(self.captions, self.vectors.to(device))
+
+    def nearest(self, cond, neighbours):
+        """cond (B, text_dim) -> (similarities, indices), each (B, neighbours), most similar first."""
+        similarity = F.normalize(cond.float(), dim=-1) @ self._unit.to(cond.device).T
+        return similarity.topk(min(neighbours, len(self.captions)), dim=-1)
+
+    def project(self, cond, neighbours):
+        """cond (B, text_dim) -> the blend of each row's `neighbours` nearest captions' vectors (by cosine),
+        weighted by softmax(similarity / TEMPERATURE)."""
+        similarity, index = self.nearest(cond, neighbours)
+        weights = torch.softmax(similarity / TEMPERATURE, dim=-1)
+        return (weights.unsqueeze(-1) * self.vectors.to(cond.device)[index]).sum(1).to(cond.dtype)
