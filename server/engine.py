@@ -335,7 +335,8 @@ class Engine:
                    "fps": sk.FPS, "frames": int(motions.shape[2]) * self.rate, "joint_names": list(sk.JOINT_NAMES),
                    "parents": list(sk.PARENTS), "contact_joints": list(sk.CONTACT_JOINTS), "candidates": candidates,
                    "batch_rows": batch_rows or len(candidates),
-                   "understood_as": self.pipeline.nearest_caption(job.fields["prompt"]),
+                   "understood_as": (self.pipeline.nearest_caption(job.fields["prompt"])
+                                     if self.options(job).caption_neighbours else None),
                    "timings": {"queued_s": round(start - job.received, 4), "load_s": round(loaded - start, 4),
                                "sampling_s": round(sampled - loaded, 4), "total_s": round(done - job.received, 4)}})
 

@@ -55,6 +55,8 @@ class Pipeline:
         self.device = torch.device(device)
         model.vq.to(self.device)
         model.transformer.to(self.device)
+        if model.captions is not None:
+            model.captions = model.captions.to(self.device)
         self.text_encoder = text_encoder or load_text_encoder(model.text_encoder, model.text_encoder_folder,
                                                               self.device)
 

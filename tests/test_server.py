@@ -205,8 +205,10 @@ def test_the_embedded_default_model_serves_every_operation():
         # 2 s at the model's 15 fps, whole tokens of 4 frames, served at 30 fps
         assert pos.shape == (2, result["frames"], 22, 3) and 52 <= result["frames"] <= 60
         assert np.isfinite(pos).all()
-        reaction, = decode_motion(c.react("the other one hugs back", pos[0], seed=2, steps=3).wait(120))
+        as_worded = c.react("the other one hugs back", pos[0], seed=2, steps=3, caption_neighbours=0).wait(120)
+        reaction, = decode_motion(as_worded)
         assert reaction[0].shape[:2] == (2, pos.shape[1]) and np.isfinite(reaction[0]).all()
+        assert as_worded["understood_as"] is None  # asked to answer the prompt as worded
         inpainted, = decode_motion(c.inpaint("two people shake hands", pos, 20, 40, persons=[1], seed=3,
                                              steps=3).wait(120))
         assert inpainted[0].shape == pos.shape

@@ -1,5 +1,5 @@
-"""Caption projection (not in the paper): a prompt's condition vector replaced by a blend of the condition
-vectors of the training captions nearest to it.
+"""Caption projection (not in the paper): a prompt's condition vector replaced by the condition vector of
+the training caption nearest to it (or a blend of the k nearest).
 
 A model trained on a closed set of caption templates (the synthetic corpus) follows those captions far
 better than other wordings of the same request: the text encoder places a paraphrase near the right
