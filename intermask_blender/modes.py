@@ -66,8 +66,10 @@ def _prompt(settings):
 
 
 def _sampling(settings):
+    # left out, caption projection follows the model's recommendation (models without a caption bank have none)
+    as_worded = {"caption_neighbours": 0} if settings.as_worded else {}
     return dict(seed=settings.seed, candidates=settings.candidates, steps=settings.steps,
-                guidance=settings.guidance)
+                guidance=settings.guidance, **as_worded)
 
 
 def _window(start, end, fps):

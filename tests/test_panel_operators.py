@@ -59,7 +59,7 @@ def scene(ext):
         bpy.data.actions.remove(action)
     s = bpy.context.scene.intermask
     s.takes.clear()
-    s.last_error, s.status, s.mode, s.candidates, s.seed = "", "", "GENERATE", 1, 0
+    s.last_error, s.status, s.mode, s.candidates, s.seed, s.as_worded = "", "", "GENERATE", 1, 0, False
     for k, v in FAST.items():
         setattr(s, k, v)
     s.prompt = "two people shake hands"
@@ -142,6 +142,8 @@ def test_regenerate_range_changes_only_inside_it(ext, scene):
                             seed=5, prompt="they push each other")
     assert new_a != old_a and new_b != old_b
     assert "understood as '" in scene.status and "push" in scene.status.split("understood as")[1]
+    generate(bpy, scene, mode="GENERATE", prompt="they push each other", as_worded=True)
+    assert "understood as" not in scene.status  # answered as worded
     n = len(outside)
     for before, act, obj in zip(was, (new_a, new_b), (scene.rig_a, scene.rig_b)):
         now = evaluated(act, obj, np.r_[outside, inside])

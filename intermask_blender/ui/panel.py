@@ -47,6 +47,7 @@ class INTERMASK_PT_panel(bpy.types.Panel):
         col.prop(s, "candidates")
         col.prop(s, "guidance")
         col.prop(s, "steps")
+        col.prop(s, "as_worded")
 
         row = layout.row(align=True)
         row.scale_y = 1.4

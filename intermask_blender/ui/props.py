@@ -30,6 +30,10 @@ class INTERMASK_PG_settings(bpy.types.PropertyGroup):
                                       "(classifier-free guidance scale)", default=2.0, min=0.0, max=20.0)
     steps: bpy.props.IntProperty(name="Steps", description="Sampling steps: more is slower and often cleaner",
                                  default=20, min=1, max=100)
+    as_worded: bpy.props.BoolProperty(
+        name="Prompt as worded", default=False,
+        description="Answer the prompt exactly as worded. Off: a model that ships its training captions (the "
+                    "embedded default does) answers the caption nearest to the prompt, and the status line says which")
     start_frame: bpy.props.IntProperty(name="Start frame", description="Frame where generated Actions begin",
                                        default=1)
     rig_a: bpy.props.PointerProperty(name="Rig A", type=bpy.types.Object,
