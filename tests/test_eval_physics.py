@@ -35,6 +35,15 @@ def test_sinking_raises_ground_penetration(scene):
     assert physics.ground_penetration(p1) == pytest.approx(0.05, abs=1e-6)
 
 
+def test_hovering_is_measured_as_floating_and_sinking_is_not(scene):
+    p1 = scene.positions[0]
+    assert physics.floating(p1) == pytest.approx(0.0, abs=1e-6)  # a corpus scene stands on the floor
+    hover = p1 + np.array([0.0, 0.05, 0.0])
+    hover[:30] = p1[:30]  # on the floor for a second, then 5 cm up for the rest
+    assert physics.floating(hover) == pytest.approx(0.05 * (len(p1) - 30) / len(p1), abs=1e-6)
+    assert physics.floating(p1 - np.array([0.0, 0.05, 0.0])) == 0.0
+
+
 def test_overlapping_bodies_are_measured(scene):
     p1 = scene.positions[0]
     depth = physics.body_penetration(p1, p1 + np.array([0.05, 0.0, 0.0]))

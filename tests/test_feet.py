@@ -76,3 +76,42 @@ def test_a_person_with_no_planted_foot_is_returned_unchanged(walker):
     airborne = walker + np.array([0.0, 0.5, 0.0])
     assert not feet.planted(airborne, FPS).any()
     assert np.array_equal(feet.plant_feet(airborne, FPS), airborne)
+
+
+def test_feet_stepping_at_once_are_not_both_lifted(walker):
+    """A model shuffling both feet at once, neither planted: lifting both stepping feet would float the
+    whole body, so a foot is lifted only while the other stands planted."""
+    still = feet.planted(walker, FPS)[:, ANKLE_CHANNEL]
+    (_, end), (start, _) = feet.runs(still)[:2]
+    shuffling = walker.copy()
+    for joint in (ANKLE, TOE):  # the left foot's step slides along the floor ...
+        shuffling[end:start, joint, 1] = walker[end - 1, joint, 1]
+    right = [J["right_ankle"], J["right_foot"]]
+    slide = np.zeros(len(walker))  # ... while the right foot slides too, too fast to count as planted
+    slide[end:start] = 0.6 / FPS * np.arange(1, start - end + 1)
+    slide[start:] = slide[start - 1]
+    shuffling[:, right, 0] += slide[:, None]
+    out = feet.plant_feet(shuffling, FPS)
+    both_stepping = ~feet.planted(shuffling, FPS).any(-1)
+    both_stepping[:end] = both_stepping[start:] = False
+    assert both_stepping.sum() >= 5
+    lowest = lambda p: p[both_stepping][:, list(sk.CONTACT_JOINTS), 1].min(-1)  # noqa: E731
+    assert (lowest(out) <= lowest(shuffling) + 1e-6).all()  # the body does not leave the floor
+
+
+def test_a_foot_dipping_into_the_floor_is_raised_by_its_leg(walker):
+    dipped = walker.copy()
+    dip = np.zeros(len(walker))
+    dip[40:60] = 0.02 * np.sin(np.linspace(0, np.pi, 20))
+    dipped[:, [ANKLE, TOE], 1] -= dip[:, None] + dipped[:, [TOE], 1]  # the toe 0-2 cm under the floor
+    assert dipped[:, TOE, 1].min() < -0.015
+    out = feet.raise_sunk_feet(dipped)
+    assert out[:, TOE, 1].min() > -0.003  # on the floor, less what turning the toe about the ankle leaves
+    assert np.array_equal(out[:, HIP], dipped[:, HIP])  # the body is not lifted
+    for a, b in ((HIP, KNEE), (KNEE, ANKLE), (ANKLE, TOE)):
+        assert np.allclose(lengths(out, a, b), lengths(dipped, a, b), atol=1e-6)
+    above = (dipped[:, [ANKLE, TOE], 1] >= 0).all(-1)
+    assert np.array_equal(out[above], dipped[above])
+    deep = walker - np.array([0.0, 0.2, 0.0])  # a whole body 20 cm under: the legs take 3 cm of it, no more
+    assert np.allclose(feet.raise_sunk_feet(deep)[:, TOE, 1].min(), deep[:, TOE, 1].min() + feet.FOOT_RAISE_LIMIT,
+                       atol=0.01)

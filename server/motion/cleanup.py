@@ -24,7 +24,9 @@ def smooth_envelope(x, radius=4):
 
 
 def lift_above_floor(p):
-    """Raise, smoothly, the frames whose lowest joint is below the floor."""
+    """Feet below the floor raised onto it by leg IK (`feet.raise_sunk_feet`); then the frames whose
+    lowest joint is still below the floor (a foot the IK could not lift that far, a hand) raised, smoothly."""
+    p = feet.raise_sunk_feet(p)
     sink = np.maximum(-p[..., 1].min(axis=1), 0.0)
     if not sink.any():
         return p

@@ -18,6 +18,7 @@ PLANT_SPEED = 0.4  # m/s
 MIN_HOLD_SECONDS = 0.15  # shorter runs are a foot passing low mid-step, not standing
 BLEND_SECONDS = 0.2  # a hold eases in and out over this time on each side
 STEP_CLEARANCE = 0.08  # metres: a foot stepping between two holds rises on an arc at most this high
+FOOT_RAISE_LIMIT = 0.03  # metres: a foot this far below the floor is raised by its leg, deeper by the body
 
 
 def runs(flags):
@@ -61,6 +62,19 @@ def held_positions(track, still, ramp):
     return out
 
 
+def support(still, ramp):
+    """(T,) 1 on `still` frames, easing (smoothstep) to 0 over `ramp` frames either side (so
+    `1 - support(~still, ramp)` is 0 off `still` frames, easing to 1 over `ramp` frames into each run)."""
+    frames = np.arange(len(still))
+    held = np.flatnonzero(still)
+    if not len(held):
+        return np.zeros(len(still))
+    nearest = np.clip(np.searchsorted(held, frames), 1, len(held)) - 1
+    gap = np.minimum(np.abs(frames - held[nearest]), np.abs(frames - held[np.minimum(nearest + 1, len(held) - 1)]))
+    u = np.clip(1 - gap / (ramp + 1), 0.0, 1.0)
+    return u * u * (3 - 2 * u)
+
+
 def step_arcs(track, still):
     """(T,) heights to add to a foot between consecutive holds, so that it clears a half-sine arc over the
     line between the two holds, as high as half the step's length and at most STEP_CLEARANCE. A small
@@ -84,24 +98,59 @@ def plant_feet(p, fps):
     """Hold planted ankles and toes in place and lift stepping feet clear of the floor (`step_arcs`); each
     leg reaches its ankle from the hip by two-bone IK (its own per-frame bone lengths, the knee bending
     towards where it was), the toe keeping its length. A goal out of the leg's reach is approached as
-    closely as the straight leg allows. Frames that need no correction are kept exactly."""
+    closely as the straight leg allows. Frames that need no correction are kept exactly.
+
+    A stepping foot is lifted only while the other foot stands planted (easing in and out inside that
+    stance): lifting feet that step while the other foot is not planted either (a model shuffling both)
+    floated the whole body (lowest joint above 2 cm in 8 % of the default model's frames, 0 % in the
+    corpus)."""
     still = planted(p, fps)
     ramp = max(1, round(BLEND_SECONDS * fps))
     channel = {joint: c for c, joint in enumerate(sk.CONTACT_JOINTS)}
-    out = p.copy()
+    goals, arcs = {}, {}  # per leg (by its ankle): held ankle and toe tracks, and the step arcs
     for hip, knee, ankle, toe in LEGS:
         on_floor = still[:, channel[ankle]] | still[:, channel[toe]]
-        if not on_floor.any():
+        if on_floor.any():
+            goals[ankle] = (held_positions(p[:, ankle], still[:, channel[ankle]], ramp),
+                            held_positions(p[:, toe], still[:, channel[toe]], ramp))
+            arcs[ankle] = step_arcs(goals[ankle][0], on_floor)
+    if len(arcs) == 2:
+        (left, right), (l_weight, r_weight) = arcs, (1 - support(~(still[:, channel[a]] | still[:, channel[t]]), ramp)
+                                                     for _, _, a, t in LEGS)
+        arcs = {left: arcs[left] * r_weight, right: arcs[right] * l_weight}
+    else:
+        arcs = dict.fromkeys(arcs, 0.0)  # one foot never plants: no foot to stand on while the other steps
+    out = p.copy()
+    for hip, knee, ankle, toe in LEGS:
+        if ankle not in goals:
             continue
-        ankle_goal = held_positions(p[:, ankle], still[:, channel[ankle]], ramp)
-        toe_goal = held_positions(p[:, toe], still[:, channel[toe]], ramp)
-        arc = step_arcs(ankle_goal, on_floor)
-        ankle_goal[:, 1] += arc
-        toe_goal[:, 1] += arc
+        ankle_goal, toe_goal = goals[ankle]
+        ankle_goal[:, 1] += arcs[ankle]
+        toe_goal[:, 1] += arcs[ankle]
         fix = (np.abs(ankle_goal - p[:, ankle]).max(-1) > 1e-9) | (np.abs(toe_goal - p[:, toe]).max(-1) > 1e-9)
         if not fix.any():
             continue
         thigh, shin, foot = (norm(p[fix, b] - p[fix, a])[:, None] for a, b in ((hip, knee), (knee, ankle), (ankle, toe)))
         out[fix, knee], out[fix, ankle] = two_bone_ik(p[fix, hip], ankle_goal[fix], p[fix, knee], thigh, shin)
         out[fix, toe] = out[fix, ankle] + foot * normalise(toe_goal[fix] - out[fix, ankle])
+    return out
+
+
+def raise_sunk_feet(p, limit=FOOT_RAISE_LIMIT):
+    """Ankles and toes below the floor raised towards it by up to `limit`, each leg reaching its ankle by
+    two-bone IK (the knee bending a little more, towards where it was) and the toe turning about the
+    ankle: a foot dipping a centimetre into the floor is the foot's error, and lifting the whole body for
+    it made the body float over the frames around. A deeper sink is the body's, left to lift the body.
+    Frames with no foot below the floor are kept exactly."""
+    out = p.copy()
+    for hip, knee, ankle, toe in LEGS:
+        fix = (p[:, ankle, 1] < 0) | (p[:, toe, 1] < 0)
+        if not fix.any():
+            continue
+        ankle_goal, toe_goal = p[fix, ankle].copy(), p[fix, toe].copy()
+        for goal in (ankle_goal, toe_goal):
+            goal[:, 1] += np.clip(-goal[:, 1], 0.0, limit)
+        thigh, shin, foot = (norm(p[fix, b] - p[fix, a])[:, None] for a, b in ((hip, knee), (knee, ankle), (ankle, toe)))
+        out[fix, knee], out[fix, ankle] = two_bone_ik(p[fix, hip], ankle_goal, p[fix, knee], thigh, shin)
+        out[fix, toe] = out[fix, ankle] + foot * normalise(toe_goal - out[fix, ankle])
     return out
