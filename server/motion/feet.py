@@ -62,17 +62,14 @@ def held_positions(track, still, ramp):
     return out
 
 
-def support(still, ramp):
-    """(T,) 1 on `still` frames, easing (smoothstep) to 0 over `ramp` frames either side (so
-    `1 - support(~still, ramp)` is 0 off `still` frames, easing to 1 over `ramp` frames into each run)."""
-    frames = np.arange(len(still))
-    held = np.flatnonzero(still)
-    if not len(held):
-        return np.zeros(len(still))
-    nearest = np.clip(np.searchsorted(held, frames), 1, len(held)) - 1
-    gap = np.minimum(np.abs(frames - held[nearest]), np.abs(frames - held[np.minimum(nearest + 1, len(held) - 1)]))
-    u = np.clip(1 - gap / (ramp + 1), 0.0, 1.0)
-    return u * u * (3 - 2 * u)
+def stance(still, ramp):
+    """(T,) 0 off `still` frames, rising (smoothstep) to 1 over the first and last `ramp` frames of each run."""
+    out = np.zeros(len(still))
+    for start, end in runs(still):
+        k = np.arange(start, end)
+        u = np.clip(np.minimum(k - start + 1, end - k) / (ramp + 1), 0.0, 1.0)
+        out[start:end] = u * u * (3 - 2 * u)
+    return out
 
 
 def step_arcs(track, still):
@@ -114,10 +111,10 @@ def plant_feet(p, fps):
             goals[ankle] = (held_positions(p[:, ankle], still[:, channel[ankle]], ramp),
                             held_positions(p[:, toe], still[:, channel[toe]], ramp))
             arcs[ankle] = step_arcs(goals[ankle][0], on_floor)
-    if len(arcs) == 2:
-        (left, right), (l_weight, r_weight) = arcs, (1 - support(~(still[:, channel[a]] | still[:, channel[t]]), ramp)
-                                                     for _, _, a, t in LEGS)
-        arcs = {left: arcs[left] * r_weight, right: arcs[right] * l_weight}
+    if len(arcs) == 2:  # each foot steps only while the other stands
+        left, right = arcs
+        standing = {ankle: stance(still[:, channel[ankle]] | still[:, channel[toe]], ramp) for _, _, ankle, toe in LEGS}
+        arcs = {left: arcs[left] * standing[right], right: arcs[right] * standing[left]}
     else:
         arcs = dict.fromkeys(arcs, 0.0)  # one foot never plants: no foot to stand on while the other steps
     out = p.copy()
