@@ -291,9 +291,9 @@ def load(folder):
 def weights_digest(folder):
     """A short content hash of a model folder's weight files, for manifests and model ids."""
     h = hashlib.sha256()
-    for name in ("config.json", "vq.safetensors", "transformer.safetensors", "stats.npz", CAPTIONS):
-        if name != CAPTIONS or (Path(folder) / name).exists():
-            h.update((Path(folder) / name).read_bytes())
+    files = [Path(folder) / name for name in ("config.json", "vq.safetensors", "transformer.safetensors", "stats.npz")]
+    for path in files + [p for p in [Path(folder) / CAPTIONS] if p.exists()]:  # the bank is optional
+        h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -14,6 +14,7 @@ from .model.text import load_text_encoder
 from .motion import features as F
 
 MIN_SECONDS, MAX_SECONDS = 1.0, 10.0
+CACHED_PROMPTS = 64  # condition vectors kept: a prompt's candidates, and its caption lookup, encode it once
 FRAMES_PER_TOKEN = sampling.FRAMES_PER_TOKEN
 
 
@@ -59,6 +60,8 @@ class Pipeline:
             model.captions = model.captions.to(self.device)
         self.text_encoder = text_encoder or load_text_encoder(model.text_encoder, model.text_encoder_folder,
                                                               self.device)
+        self._conditions = {}  # prompt -> condition vector, oldest first (text is padded to a fixed length,
+        # so a prompt's vector does not depend on the prompts encoded with it)
 
     @property
     def fps(self):
@@ -71,9 +74,15 @@ class Pipeline:
         for prompt in prompts:
             if not prompt.strip():
                 raise RequestError("the prompt is empty: describe what the two people do", "prompt")
-        t = self.text_encoder(prompts)
-        cond = self.model.transformer.encode_text(t.tokens.to(self.device), t.pool_index.to(self.device),
-                                                  t.mask.to(self.device))
+        new = [p for p in dict.fromkeys(prompts) if p not in self._conditions]
+        if new:
+            t = self.text_encoder(new)
+            vectors = self.model.transformer.encode_text(t.tokens.to(self.device), t.pool_index.to(self.device),
+                                                         t.mask.to(self.device))
+            self._conditions.update(zip(new, vectors))
+        cond = torch.stack([self._conditions[p] for p in prompts])
+        for old in list(self._conditions)[:max(len(self._conditions) - CACHED_PROMPTS, 0)]:
+            del self._conditions[old]
         return self._bank(neighbours).project(cond, neighbours) if neighbours else cond
 
     def nearest_caption(self, prompt):

@@ -8,7 +8,7 @@ import torch
 from server import checkpoints as ck
 from server.model.caption_bank import CaptionBank
 from server.model.sampling import SamplingOptions
-from server.pipeline import Pipeline, RequestError
+from server.pipeline import CACHED_PROMPTS, Pipeline, RequestError
 from server.train.__main__ import caption_bank
 from small_models import small_model
 
@@ -101,3 +101,19 @@ def test_a_corrupt_or_stale_bank_is_reported_or_removed(banked, tmp_path):
         ck.load(tmp_path / "m")
     ck.save(small_model(), tmp_path / "m")  # re-exported without a bank: the old one must not linger
     assert not (tmp_path / "m" / "captions.safetensors").exists()
+
+
+def test_a_prompt_is_encoded_once_and_its_vector_does_not_depend_on_its_batch(banked):
+    _, model = banked
+    pipeline = Pipeline(model)
+    alone = pipeline.condition(["two people hug"])
+    fresh = Pipeline(model).condition(["a long prompt about walking", "two people hug", "x"])[1:2]
+    assert torch.equal(alone, fresh)  # so a cached vector is exactly what encoding it again would give
+    calls = []
+    encoder = pipeline.text_encoder
+    pipeline.text_encoder = lambda texts: calls.append(list(texts)) or encoder(texts)
+    pipeline.condition(["two people hug"] * 4 + ["two people bow"])  # four candidates of one prompt
+    pipeline.nearest_caption("two people hug")
+    assert calls == [["two people bow"]]
+    pipeline.condition([f"prompt {i}" for i in range(200)])
+    assert len(pipeline._conditions) <= CACHED_PROMPTS

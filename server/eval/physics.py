@@ -61,17 +61,19 @@ def jitter(p, fps):
     return float(np.linalg.norm(jerk, axis=-1).mean()) if len(jerk) else 0.0
 
 
+def closest_approach(x, y, joints_x, joints_y):
+    """Closest distance over time (m) of any of `joints_x` (names) of person x to any of `joints_y` of y."""
+    a = x[:, [sk.JOINT_INDEX[j] for j in joints_x]][:, :, None]
+    b = y[:, [sk.JOINT_INDEX[j] for j in joints_y]][:, None]
+    return float(np.linalg.norm(a - b, axis=-1).min())
+
+
 def contact_distance(p1, p2, family):
     """Closest approach over time of the family's intended contact joints, in either role; NaN if none."""
     if family not in INTENDED_CONTACTS:
         return float("nan")
     group1, group2 = INTENDED_CONTACTS[family]
-    best = np.inf
-    for x, y in ((p1, p2), (p2, p1)):
-        a = x[:, [sk.JOINT_INDEX[j] for j in group1]][:, :, None]
-        b = y[:, [sk.JOINT_INDEX[j] for j in group2]][:, None]
-        best = min(best, float(np.linalg.norm(a - b, axis=-1).min()))
-    return best
+    return min(closest_approach(p1, p2, group1, group2), closest_approach(p2, p1, group1, group2))
 
 
 def measure(p1, p2, fps, family=None):

@@ -7,8 +7,7 @@ import torch
 
 from ..motion import skeleton as sk
 from ..motion.features import POSITIONS
-
-_WRISTS = [sk.JOINT_INDEX["left_wrist"], sk.JOINT_INDEX["right_wrist"]]
+from . import physics
 
 
 @torch.no_grad()
@@ -18,13 +17,6 @@ def reconstruct(vq, normaliser, features):
     T = features.shape[1] // 4 * 4
     x = torch.from_numpy(normaliser.forward(features[:, :T]).astype(np.float32))
     return normaliser.backward(vq.decode(vq.encode(x)).numpy())
-
-
-def closest_hands(positions):
-    """(2, T, 22, 3) -> the closest approach (m) over time of a wrist of one person to a wrist of the other."""
-    a = positions[0][:, _WRISTS][:, :, None]
-    b = positions[1][:, _WRISTS][:, None]
-    return float(np.linalg.norm(a - b, axis=-1).min())
 
 
 def report(vq, normaliser, clips, judge):
@@ -41,7 +33,8 @@ def report(vq, normaliser, clips, judge):
         b = clip.features[:, : a.shape[1], POSITIONS].reshape(2, -1, sk.N_JOINTS, 3)
         world.append(np.linalg.norm(a - b, axis=-1).mean((0, 1)))
         local.append(np.linalg.norm((a - a[:, :, :1]) - (b - b[:, :, :1]), axis=-1).mean((0, 1)))
-        hands.setdefault(clip.family, []).append((closest_hands(b), closest_hands(a)))
+        hands.setdefault(clip.family, []).append(tuple(physics.closest_approach(*p, physics.HANDS, physics.HANDS)
+                                                       for p in (b, a)))
     per_family = {}
     for fam, name in zip(families, on_rebuilt):
         per_family.setdefault(fam, []).append(name == fam)

@@ -125,12 +125,20 @@ def plant_feet(p, fps):
         ankle_goal[:, 1] += arcs[ankle]
         toe_goal[:, 1] += arcs[ankle]
         fix = (np.abs(ankle_goal - p[:, ankle]).max(-1) > 1e-9) | (np.abs(toe_goal - p[:, toe]).max(-1) > 1e-9)
-        if not fix.any():
-            continue
-        thigh, shin, foot = (norm(p[fix, b] - p[fix, a])[:, None] for a, b in ((hip, knee), (knee, ankle), (ankle, toe)))
-        out[fix, knee], out[fix, ankle] = two_bone_ik(p[fix, hip], ankle_goal[fix], p[fix, knee], thigh, shin)
-        out[fix, toe] = out[fix, ankle] + foot * normalise(toe_goal[fix] - out[fix, ankle])
+        reach(out, p, (hip, knee, ankle, toe), fix, ankle_goal[fix], toe_goal[fix])
     return out
+
+
+def reach(out, p, leg, fix, ankle_goal, toe_goal):
+    """In `out`, on the `fix` frames, the leg (hip, knee, ankle, toe) of `p` reaching `ankle_goal` from its hip
+    by two-bone IK with its own per-frame bone lengths (the knee bending towards where it was), and its toe
+    pointing at `toe_goal` with its length kept."""
+    hip, knee, ankle, toe = leg
+    if not fix.any():
+        return
+    thigh, shin, foot = (norm(p[fix, b] - p[fix, a])[:, None] for a, b in ((hip, knee), (knee, ankle), (ankle, toe)))
+    out[fix, knee], out[fix, ankle] = two_bone_ik(p[fix, hip], ankle_goal, p[fix, knee], thigh, shin)
+    out[fix, toe] = out[fix, ankle] + foot * normalise(toe_goal - out[fix, ankle])
 
 
 def raise_sunk_feet(p, limit=FOOT_RAISE_LIMIT):
@@ -140,14 +148,11 @@ def raise_sunk_feet(p, limit=FOOT_RAISE_LIMIT):
     it made the body float over the frames around. A deeper sink is the body's, left to lift the body.
     Frames with no foot below the floor are kept exactly."""
     out = p.copy()
-    for hip, knee, ankle, toe in LEGS:
+    for leg in LEGS:
+        ankle, toe = leg[2:]
         fix = (p[:, ankle, 1] < 0) | (p[:, toe, 1] < 0)
-        if not fix.any():
-            continue
-        ankle_goal, toe_goal = p[fix, ankle].copy(), p[fix, toe].copy()
-        for goal in (ankle_goal, toe_goal):
+        goals = [p[fix, ankle].copy(), p[fix, toe].copy()]
+        for goal in goals:
             goal[:, 1] += np.clip(-goal[:, 1], 0.0, limit)
-        thigh, shin, foot = (norm(p[fix, b] - p[fix, a])[:, None] for a, b in ((hip, knee), (knee, ankle), (ankle, toe)))
-        out[fix, knee], out[fix, ankle] = two_bone_ik(p[fix, hip], ankle_goal, p[fix, knee], thigh, shin)
-        out[fix, toe] = out[fix, ankle] + foot * normalise(toe_goal - out[fix, ankle])
+        reach(out, p, leg, fix, *goals)
     return out
