@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from server.eval import physics
-from server.motion import cleanup, skeleton as sk
+from server.motion import bodies, cleanup, feet, skeleton as sk
 from server.synth import corpus
 
-PELVIS = sk.JOINT_INDEX["pelvis"]
+J = sk.JOINT_INDEX
+PELVIS = J["pelvis"]
 FPS = sk.FPS  # the corpus's scenes are scripted at 30 fps
 
 
@@ -101,3 +102,56 @@ def test_what_the_process_serves_is_the_sample_at_30_fps_cleaned_up(pair):
     assert np.array_equal(kept, to_wire_rate(motion[0][:, POSITIONS].reshape(-1, sk.N_JOINTS, 3), 2))
     assert motion[1][:, POSITIONS].min() < -0.04 and lifted[..., 1].min() > -1e-6
 
+
+
+def arm_into_chest(p1, p2, depth):
+    """Person 2's right upper arm ending `depth` metres inside person 1's chest capsule (the rest apart)."""
+    p2 = p2.copy()
+    chest = p1[:, J["spine3"]]
+    towards_2 = p2[:, PELVIS] - p1[:, PELVIS]
+    towards_2[:, 1] = 0.0
+    towards_2 /= np.linalg.norm(towards_2, axis=-1, keepdims=True)
+    radii = bodies._bone_radius(J["spine3"]) * physics.height_scale(p1) \
+        + bodies._bone_radius(J["right_elbow"]) * physics.height_scale(p2)
+    p2[:, J["right_elbow"]] = chest + (radii - depth) * towards_2
+    return p2
+
+
+def test_an_upper_arm_pressing_on_the_partner_within_the_allowance_is_left_alone(pair):
+    """Arms wrap around and press on a partner (hugs): an upper arm overlapping the other body by less than
+    ARM_ALLOWANCE moves nobody; deeper, the bodies are pushed apart until only the allowance is left."""
+    p1, p2 = pair
+    hugging = arm_into_chest(p1, p2, 0.6 * cleanup.ARM_ALLOWANCE)
+    assert overlap(p1, hugging).max() == pytest.approx(0.6 * cleanup.ARM_ALLOWANCE, abs=1e-6)
+    q1, q2 = cleanup.separate(p1, hugging)
+    assert np.array_equal(q1, p1) and np.array_equal(q2, hugging)
+    poking = arm_into_chest(p1, p2, 0.05)
+    q1, q2 = cleanup.separate(p1, poking)
+    assert not np.array_equal(q1, p1)
+    assert overlap(q1, q2).max() <= cleanup.ARM_ALLOWANCE + 1e-3
+
+
+def test_a_push_does_not_slide_standing_feet(pair):
+    """Person 2, standing, leans into person 1 (upper body only, easing in and out): the push apart moves
+    the whole body, and the planted feet are held through it rather than sliding with it."""
+    p1, p2 = pair
+    ankles = [J["left_ankle"], J["right_ankle"]]
+    both = feet.planted(p2, FPS)[:, [sk.CONTACT_JOINTS.index(a) for a in ankles]].all(-1)
+    start, end = max(feet.runs(both), key=lambda r: r[1] - r[0])
+    assert end - start >= 60
+    toward = p1[:, PELVIS] - p2[:, PELVIS]
+    toward[:, 1] = 0.0
+    distance = np.linalg.norm(toward, axis=-1, keepdims=True)
+    toward /= distance
+    window = slice(start + 10, end - 10)
+    lean = np.zeros(len(p2))  # to 10 cm from person 1's pelvis and back
+    lean[window] = (distance[window, 0] - 0.1) * np.sin(np.linspace(0, np.pi, end - start - 20)) ** 2
+    legs = {J[f"{side}_{n}"] for side in ("left", "right") for n in ("hip", "knee", "ankle", "foot")}
+    leaning = p2.copy()
+    leaning[:, [j for j in range(sk.N_JOINTS) if j not in legs]] += (lean[:, None] * toward)[:, None]
+    assert overlap(p1, leaning).max() > 0.05
+    q1, q2 = cleanup.clean_pair(p1, leaning, FPS)
+    assert overlap(q1, q2).max() <= cleanup.ARM_ALLOWANCE + 1e-3
+    assert np.abs(q2[:, PELVIS] - leaning[:, PELVIS]).max() > 0.05  # pushed back
+    stance = slice(start, end)
+    assert np.ptp(q2[stance, ankles][..., [0, 2]], axis=0).max() < 0.01  # pushed with the body: 5+ cm

@@ -18,6 +18,7 @@ from conftest import ROOT  # noqa: E402
 from intermask.intermask_blender.client import GeneratorClient, GeneratorError, decode_motion  # noqa: E402
 from server import checkpoints  # noqa: E402
 from server.eval import physics  # noqa: E402
+from server.motion import bodies, cleanup  # noqa: E402
 from small_models import small_model  # noqa: E402
 
 
@@ -105,7 +106,8 @@ def test_generated_pairs_come_back_apart_and_above_the_floor(client):
     for pos, _ in decode_motion(result):
         p1, p2 = pos.astype(np.float64)
         assert p1[..., 1].min() >= -1e-5 and p2[..., 1].min() >= -1e-5
-        assert physics.body_penetration(p1, p2, (physics.height_scale(p1), physics.height_scale(p2))).max() < 2e-3
+        scales = (physics.height_scale(p1), physics.height_scale(p2))  # upper arms may press on the partner
+        assert bodies.penetration(p1, p2, scales, cleanup.ARM_ALLOWANCE).max() < 2e-3
 
 
 def test_react_keeps_the_given_person_in_place(client):

@@ -40,6 +40,9 @@ def segment_distances(a0, a1, b0, b1):
 
 _I0, _I1, _R = (np.array(x) for x in zip(*CAPSULES))
 _JOINTS = np.union1d(_I0, _I1)
+# Upper arms: what wraps around a partner in a hug or presses on them in a push (the corpus's hugs overlap
+# there by up to 6.5 cm: a capsule is a coarse arm, and arms squeeze).
+_UPPER_ARM = np.array([sk.JOINT_NAMES[child].endswith("_elbow") for _, child, _ in CAPSULES])
 
 
 def _bounding_radius(p, scale):
@@ -47,8 +50,9 @@ def _bounding_radius(p, scale):
     return norm(p[:, _JOINTS] - p[:, :1]).max(-1) + _R.max() * scale
 
 
-def penetration(p1, p2, scales=(1.0, 1.0)):
-    """Per frame (T,), the deepest overlap between any capsule of one body and any of the other."""
+def penetration(p1, p2, scales=(1.0, 1.0), arm_allowance=0.0):
+    """Per frame (T,), the deepest overlap between any capsule of one body and any of the other, less
+    `arm_allowance` (metres) where an upper arm is one of the two."""
     depth = np.zeros(len(p1))
     # only frames whose bounding spheres meet can overlap: people apart cost nothing
     near = norm(p1[:, 0] - p2[:, 0]) <= _bounding_radius(p1, scales[0]) + _bounding_radius(p2, scales[1])
@@ -57,6 +61,8 @@ def penetration(p1, p2, scales=(1.0, 1.0)):
         b0, b1 = p2[near][:, None, _I0], p2[near][:, None, _I1]
         dist = segment_distances(a0, a1, b0, b1)  # (T', n, n)
         overlap = (_R[:, None] * scales[0] + _R[None, :] * scales[1]) - dist
+        if arm_allowance:
+            overlap = overlap - arm_allowance * (_UPPER_ARM[:, None] | _UPPER_ARM[None, :])
         depth[near] = np.maximum(overlap.max(axis=(1, 2)), 0.0)
     return depth
 

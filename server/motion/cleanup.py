@@ -12,6 +12,10 @@ from .vectors import norm
 PELVIS = sk.JOINT_INDEX["pelvis"]
 SEPARATION_PASSES = 4  # a push along the pelvis line may leave part of a sideways overlap for the next pass
 CLEARANCE = 0.005  # metres added to each push, so that smoothing never leaves a sliver of overlap
+# Metres of upper-arm overlap left alone: pushing whole bodies apart to clear an arm wrapped around the
+# partner undid embraces (2 of the default model's 5 hugs on held-out set A read as something else after it).
+# At 2 cm, what is left overlaps about as much as the corpus does (1.35x its mean; 3 cm: 1.7x).
+ARM_ALLOWANCE = 0.02
 
 
 def smooth_envelope(x, radius=4):
@@ -52,9 +56,9 @@ def _apart(p1, p2):
 
 
 def separate(p1, p2, movable=(True, True)):
-    """Push two overlapping bodies apart, horizontally along the line between their pelvises and smoothly
-    in time, shared between the persons that may move. Frames without overlap (and their neighbours
-    beyond the ramp) are left exactly as they were."""
+    """Push two overlapping bodies apart (upper arms may overlap by ARM_ALLOWANCE), horizontally along the
+    line between their pelvises and smoothly in time, shared between the persons that may move. Frames
+    without overlap (and their neighbours beyond the ramp) are left exactly as they were."""
     share = np.asarray(movable, dtype=float)
     if share.sum() == 0:
         return p1, p2
@@ -62,7 +66,7 @@ def separate(p1, p2, movable=(True, True)):
     scales = (bodies.height_scale(p1), bodies.height_scale(p2))
     p1, p2 = p1.copy(), p2.copy()
     for _ in range(SEPARATION_PASSES):
-        depth = bodies.penetration(p1, p2, scales)
+        depth = bodies.penetration(p1, p2, scales, ARM_ALLOWANCE)
         if depth.max() <= 1e-4:
             break
         push = smooth_envelope(np.where(depth > 0, depth + CLEARANCE, 0.0))[:, None] * _apart(p1, p2)
@@ -72,7 +76,11 @@ def separate(p1, p2, movable=(True, True)):
 
 
 def clean_pair(p1, p2, fps, movable=(True, True)):
-    """All three clean-ups on a pair at `fps`: feet (`feet.plant_feet`), then the floor, then the push
-    apart; a person that may not move (the given partner of a reaction) is kept exactly."""
+    """All three clean-ups on a pair at `fps`: the push apart, then feet (`feet.plant_feet`) and the floor,
+    then the push apart again; a person that may not move (the given partner of a reaction) is kept exactly.
+    Pushing first lets planting hold the feet through a push (pushed afterwards, a standing person slid
+    with it: foot skating 0.210 -> 0.220 m/s on held-out set A); the second push clears a leg that
+    planting moved into the partner, and is nearly always a no-op."""
+    p1, p2 = separate(p1, p2, movable)
     p1, p2 = (lift_above_floor(feet.plant_feet(p, fps)) if m else p for p, m in zip((p1, p2), movable))
     return separate(p1, p2, movable)

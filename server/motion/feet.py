@@ -94,7 +94,8 @@ def step_arcs(track, still):
 def plant_feet(p, fps):
     """Hold planted ankles and toes in place and lift stepping feet clear of the floor (`step_arcs`); each
     leg reaches its ankle from the hip by two-bone IK (its own per-frame bone lengths, the knee bending
-    towards where it was), the toe keeping its length. A goal out of the leg's reach is approached as
+    towards where it was), the toe keeping its length except where planted (a planted toe stays on its spot,
+    the foot pivoting about it while the heel lifts). A goal out of the leg's reach is approached as
     closely as the straight leg allows. Frames that need no correction are kept exactly.
 
     A stepping foot is lifted only while the other foot stands planted (easing in and out inside that
@@ -124,21 +125,28 @@ def plant_feet(p, fps):
         ankle_goal, toe_goal = goals[ankle]
         ankle_goal[:, 1] += arcs[ankle]
         toe_goal[:, 1] += arcs[ankle]
+        toe_held = still[:, channel[toe]]
+        # a planted toe under a lifting heel: the foot pivots about the toe, which stays put
+        pivot = toe_held & ~still[:, channel[ankle]]
+        foot = norm(p[pivot, toe] - p[pivot, ankle])[:, None]
+        ankle_goal[pivot] = toe_goal[pivot] + foot * normalise(ankle_goal[pivot] - toe_goal[pivot])
         fix = (np.abs(ankle_goal - p[:, ankle]).max(-1) > 1e-9) | (np.abs(toe_goal - p[:, toe]).max(-1) > 1e-9)
-        reach(out, p, (hip, knee, ankle, toe), fix, ankle_goal[fix], toe_goal[fix])
+        reach(out, p, (hip, knee, ankle, toe), fix, ankle_goal[fix], toe_goal[fix], toe_held[fix])
     return out
 
 
-def reach(out, p, leg, fix, ankle_goal, toe_goal):
+def reach(out, p, leg, fix, ankle_goal, toe_goal, toe_on_goal=False):
     """In `out`, on the `fix` frames, the leg (hip, knee, ankle, toe) of `p` reaching `ankle_goal` from its hip
     by two-bone IK with its own per-frame bone lengths (the knee bending towards where it was), and its toe
-    pointing at `toe_goal` with its length kept."""
+    pointing at `toe_goal` with its length kept, or on it where `toe_on_goal` (a planted toe: the model's
+    foot lengths vary from frame to frame, and a toe placed by length drifts by as much)."""
     hip, knee, ankle, toe = leg
     if not fix.any():
         return
     thigh, shin, foot = (norm(p[fix, b] - p[fix, a])[:, None] for a, b in ((hip, knee), (knee, ankle), (ankle, toe)))
     out[fix, knee], out[fix, ankle] = two_bone_ik(p[fix, hip], ankle_goal, p[fix, knee], thigh, shin)
-    out[fix, toe] = out[fix, ankle] + foot * normalise(toe_goal - out[fix, ankle])
+    placed = out[fix, ankle] + foot * normalise(toe_goal - out[fix, ankle])
+    out[fix, toe] = np.where(np.asarray(toe_on_goal)[..., None], toe_goal, placed)
 
 
 def raise_sunk_feet(p, limit=FOOT_RAISE_LIMIT):
