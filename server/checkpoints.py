@@ -6,7 +6,7 @@
   read with `torch.load(weights_only=True)` (no pickled code runs) and loaded with `strict=True`.
 * Our format: a folder with `config.json`, `vq.safetensors`, `transformer.safetensors` and `stats.npz`
   (the normalisation mean and std), and for a model trained on template captions `captions.safetensors`
-  (its caption bank: the captions' condition vectors, the captions in the metadata).
+  (its caption bank: the captions' condition vectors, the captions and their families in the metadata).
 
 `python -m server.checkpoints convert ...` turns an official checkpoint into our format."""
 
@@ -204,7 +204,8 @@ def save(model: LoadedModel, folder, extra=None):
     bank = folder / CAPTIONS
     if model.captions is not None:
         save_file({"vectors": model.captions.vectors.half().contiguous()}, bank,
-                  metadata={"captions": json.dumps(model.captions.captions)})
+                  metadata={"captions": json.dumps(model.captions.captions),
+                            **({"families": json.dumps(model.captions.families)} if model.captions.families else {})})
     elif bank.exists():
         bank.unlink()  # a stale bank would project onto another model's captions
     config = {"format": FORMAT, "version": FORMAT_VERSION, "model_id": model.model_id, "fps": model.fps,
@@ -232,7 +233,9 @@ def _load_captions(path):
     from safetensors import SafetensorError, safe_open
     try:
         with safe_open(path, "pt") as f:
-            return CaptionBank(json.loads(f.metadata()["captions"]), f.get_tensor("vectors"))
+            metadata = f.metadata()
+            families = json.loads(metadata["families"]) if "families" in metadata else None
+            return CaptionBank(json.loads(metadata["captions"]), f.get_tensor("vectors"), families)
     except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
         raise CheckpointError(f"{path} is corrupt ({error})") from None
 

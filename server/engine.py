@@ -17,7 +17,7 @@ import torch
 
 from . import checkpoints, protocol
 from .model.sampling import SamplingOptions
-from .motion import cleanup, features as F, ik, skeleton as sk
+from .motion import cleanup, contacts, features as F, ik, skeleton as sk
 from .motion.rotations import matrix_to_rot6d
 from .motion.timing import resample
 from .pipeline import Pipeline, RequestError
@@ -318,34 +318,37 @@ class Engine:
 
     def _send_result(self, job, motions, frame, start, loaded, sampled, batch_rows=None, movable=(True, True)):
         """motions (C, 2, T, 262) in the pair frame -> a result event, mapped back to the caller's frame.
-        The persons that `movable` allows are cleaned up (`cleanup.clean_pair`)."""
+        The persons that `movable` allows are cleaned up (`cleanup.clean_pair`), completing the contacts of the
+        family of the caption the prompt was understood as."""
+        understood = self.pipeline.understood(job.fields["prompt"]) if self.options(job).caption_neighbours else None
+        touch = contacts.INTENDED.get(understood[1]) if understood else None
         candidates = []
         for seed, motion in zip(job.seeds(), motions):
             persons = []
-            for positions in served_positions(motion, self.rate, movable):
-                contacts = F.foot_contacts(positions)
-                contacts = np.concatenate([contacts, contacts[-1:]]).astype(np.float32)
+            for positions in served_positions(motion, self.rate, movable, touch):
+                feet = F.foot_contacts(positions)
+                feet = np.concatenate([feet, feet[-1:]]).astype(np.float32)
                 if frame is not None:
                     positions = frame.to_world(positions)
                 persons.append({"positions": protocol.encode_array(positions),
-                                "contacts": protocol.encode_array(contacts)})
+                                "contacts": protocol.encode_array(feet)})
             candidates.append({"seed": seed, "persons": persons})
         done = time.perf_counter()
         self.emit({"event": "result", "id": job.id, "op": job.op, "model_id": self.model_id, "device": self.device,
                    "fps": sk.FPS, "frames": int(motions.shape[2]) * self.rate, "joint_names": list(sk.JOINT_NAMES),
                    "parents": list(sk.PARENTS), "contact_joints": list(sk.CONTACT_JOINTS), "candidates": candidates,
                    "batch_rows": batch_rows or len(candidates),
-                   "understood_as": (self.pipeline.nearest_caption(job.fields["prompt"])
-                                     if self.options(job).caption_neighbours else None),
+                   "understood_as": understood[0] if understood else None,
                    "timings": {"queued_s": round(start - job.received, 4), "load_s": round(loaded - start, 4),
                                "sampling_s": round(sampled - loaded, 4), "total_s": round(done - job.received, 4)}})
 
 
-def served_positions(motion, rate, movable=(True, True)):
+def served_positions(motion, rate, movable=(True, True), touch=None):
     """A sample (2, T, 262) in the pair frame -> both persons' positions as the process serves them: at
-    30 fps (`rate` wire frames per model frame), cleaned up (`cleanup.clean_pair`) where `movable` allows."""
+    30 fps (`rate` wire frames per model frame), cleaned up (`cleanup.clean_pair`, completing `touch`) where
+    `movable` allows."""
     pair = [to_wire_rate(person[:, F.POSITIONS].reshape(-1, sk.N_JOINTS, 3), rate) for person in motion]
-    return cleanup.clean_pair(*pair, sk.FPS, movable)
+    return cleanup.clean_pair(*pair, sk.FPS, movable, touch)
 
 
 def to_wire_rate(positions, rate):

@@ -85,13 +85,15 @@ class Pipeline:
             del self._conditions[old]
         return self._bank(neighbours).project(cond, neighbours) if neighbours else cond
 
-    def nearest_caption(self, prompt):
-        """The training caption the model understands `prompt` as (the nearest in its caption bank), or None
-        for a model without one."""
-        if self.model.captions is None:
+    def understood(self, prompt):
+        """(caption, family) of the training caption the model understands `prompt` as (the nearest in its
+        caption bank; family None where the bank has none), or None for a model without a bank."""
+        bank = self.model.captions
+        if bank is None:
             return None
-        _, index = self.model.captions.nearest(self.condition([prompt]), 1)
-        return self.model.captions.captions[int(index[0, 0])]
+        _, index = bank.nearest(self.condition([prompt]), 1)
+        i = int(index[0, 0])
+        return bank.captions[i], bank.families[i] if bank.families else None
 
     def _bank(self, neighbours):
         if self.model.captions is None:

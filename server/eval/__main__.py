@@ -30,7 +30,7 @@ import torch
 from ..checkpoints import load as load_model
 from ..engine import person_features, served_positions
 from ..model.sampling import SamplingOptions
-from ..motion import skeleton as sk
+from ..motion import contacts, skeleton as sk
 from ..motion.features import POSITIONS
 from ..pipeline import Pipeline
 from ..train import data
@@ -106,7 +106,10 @@ def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=No
                                        [seed + i + k for k in range(len(chunk))], options)
     elapsed = time.perf_counter() - started
     rate = sk.FPS // fps
-    served = [[p[::rate] for p in served_positions(g, rate)] for g in generated]
+    # served as the generator process serves them: contacts completed for the family each prompt was read as
+    understood = [pipeline.understood(p) if options.caption_neighbours else None for _, p in items]
+    touches = [contacts.INTENDED.get(u[1]) if u else None for u in understood]
+    served = [[p[::rate] for p in served_positions(g, rate, touch=t)] for g, t in zip(generated, touches)]
     families = [fam for fam, _ in items]
     names = judge.predict(generated, model.normaliser)
     served_names = judge.predict([np.stack([person_features(p) for p in pair]) for pair in served], model.normaliser)
@@ -133,8 +136,8 @@ def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=No
         "physics_generated": served_physics, "physics_generated_raw": raw_physics, "physics_corpus": corpus_physics,
         "physics_ratio": ratio(served_physics), "physics_ratio_raw": ratio(raw_physics),
         "generation_seconds": elapsed,
-        "results": [{"family": fam, "prompt": p, "recognised": n, "recognised_served": m}
-                    for (fam, p), n, m in zip(items, names, served_names)],
+        "results": [{"family": fam, "prompt": p, "understood_as": u and list(u), "recognised": n,
+                     "recognised_served": m} for (fam, p), u, n, m in zip(items, understood, names, served_names)],
     }
 
 

@@ -9,19 +9,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..motion import skeleton as sk
+from ..motion.contacts import HANDS, INTENDED, closest_pair  # noqa: F401 (HANDS: part of this API)
 from ..motion.bodies import height_scale, penetration as body_penetration  # noqa: F401 (part of this API)
 
 FOOT_JOINTS = sk.CONTACT_JOINTS  # ankles and toes
 FOOT_HEIGHTS = np.array(sk.CONTACT_HEIGHTS)
-# Families whose script makes persons touch: (joints of one, joints of the other), either order.
-HANDS = ("left_wrist", "right_wrist")
-INTENDED_CONTACTS = {
-    "handshake": (HANDS, HANDS), "high_five": (HANDS, HANDS), "fist_bump": (HANDS, HANDS),
-    "pass_object": (HANDS, HANDS), "punch_block": (HANDS, HANDS), "pull_by_hand": (HANDS, HANDS),
-    "help_stand_up": (HANDS, HANDS), "slow_dance": (HANDS, HANDS), "clap_together": (HANDS, HANDS),
-    "pat_shoulder": (HANDS, ("left_shoulder", "right_shoulder")),
-    "push": (HANDS, ("spine3", "spine2")), "hug": (HANDS, ("spine3", "spine2")),
-}
 
 
 @dataclass
@@ -70,10 +62,9 @@ def closest_approach(x, y, joints_x, joints_y):
 
 def contact_distance(p1, p2, family):
     """Closest approach over time of the family's intended contact joints, in either role; NaN if none."""
-    if family not in INTENDED_CONTACTS:
+    if family not in INTENDED:
         return float("nan")
-    group1, group2 = INTENDED_CONTACTS[family]
-    return min(closest_approach(p1, p2, group1, group2), closest_approach(p2, p1, group1, group2))
+    return closest_pair(p1, p2, INTENDED[family])[1]
 
 
 def measure(p1, p2, fps, family=None):

@@ -21,16 +21,22 @@ TEMPERATURE = 0.05
 class CaptionBank:
     captions: list  # the training captions, as text
     vectors: torch.Tensor  # (N, text_dim) their condition vectors (`MaskTransformer.encode_text`)
+    # each caption's interaction family, for a corpus that labels them (the synthetic one): what the clean-up
+    # completes contacts by (`server/motion/contacts.py`)
+    families: list | None = None
 
     def __post_init__(self):
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.captions) or not self.captions:
             raise ValueError(f"a caption bank needs one vector per caption: {len(self.captions)} captions, "
                              f"vectors of shape {tuple(self.vectors.shape)}")
+        if self.families is not None and len(self.families) != len(self.captions):
+            raise ValueError(f"a caption bank needs one family per caption: {len(self.captions)} captions, "
+                             f"{len(self.families)} families")
         self.vectors = self.vectors.float()
         self._unit = F.normalize(self.vectors, dim=-1)
 
     def to(self, device):
-        return CaptionBank(self.captions, self.vectors.to(device))
+        return CaptionBank(self.captions, self.vectors.to(device), self.families)
 
     def nearest(self, cond, neighbours):
         """cond (B, text_dim) -> (similarities, indices), each (B, neighbours), most similar first."""

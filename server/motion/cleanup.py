@@ -1,12 +1,12 @@
 """Physical clean-up of generated two-person motion: planted feet that do not slide, nobody below the floor,
-and two bodies that overlap pushed apart. A small model's samples break all three now and then; its
-training data never does.
+two bodies that overlap pushed apart, and hands that should touch touching. A small model's samples break
+all four now and then; its training data never does.
 
 Positions (T, 22, 3) in the pair's frame, metres, Y up, floor at y = 0."""
 
 import numpy as np
 
-from . import bodies, feet, skeleton as sk
+from . import bodies, contacts, feet, skeleton as sk
 from .vectors import norm
 
 PELVIS = sk.JOINT_INDEX["pelvis"]
@@ -76,12 +76,14 @@ def separate(p1, p2, movable=(True, True)):
     return p1, p2
 
 
-def clean_pair(p1, p2, fps, movable=(True, True)):
-    """All three clean-ups on a pair at `fps`: the push apart, then feet (`feet.plant_feet`) and the floor,
-    then the push apart again; a person that may not move (the given partner of a reaction) is kept exactly.
+def clean_pair(p1, p2, fps, movable=(True, True), touch=None):
+    """All the clean-ups on a pair at `fps`: the push apart, then feet (`feet.plant_feet`) and the floor,
+    then the push apart again, then the intended contact `touch` (a `contacts.Touch`) completed by the arms
+    (`contacts.complete`); a person that may not move (the given partner of a reaction) is kept exactly.
     Pushing first lets planting hold the feet through a push (pushed afterwards, a standing person slid
     with it: foot skating 0.210 -> 0.220 m/s on held-out set A); the second push clears a leg that
     planting moved into the partner, and is nearly always a no-op."""
     p1, p2 = separate(p1, p2, movable)
     p1, p2 = (lift_above_floor(feet.plant_feet(p, fps)) if m else p for p, m in zip((p1, p2), movable))
-    return separate(p1, p2, movable)
+    p1, p2 = separate(p1, p2, movable)
+    return contacts.complete(p1, p2, touch, fps, movable) if touch else (p1, p2)

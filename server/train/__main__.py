@@ -15,6 +15,7 @@ spreads a stage over N GPUs (or N CPU processes)."""
 import argparse
 import json
 import sys
+from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -111,13 +112,18 @@ def run_transformer(args, stages):
                           start_from)
 
 
-def caption_bank(model, captions, batch=256):
-    """`model`'s condition vectors of `captions` (each distinct caption once, sorted), as a caption bank."""
+def caption_bank(model, clips, batch=256):
+    """`model`'s condition vectors of the clips' captions (each distinct caption once, sorted), as a caption
+    bank, with each caption's family where the clips are labelled (a caption told of two families is its
+    more frequent one's)."""
     from ..pipeline import Pipeline
-    captions = sorted(set(captions))
+    counts = Counter((c, clip.family) for clip in clips for c in clip.captions)
+    family_of = {c: f for (c, f), _ in sorted(counts.items(), key=lambda item: item[1])}
+    captions = sorted(family_of)
     pipeline = Pipeline(model)
     vectors = torch.cat([pipeline.condition(captions[i:i + batch]) for i in range(0, len(captions), batch)])
-    return CaptionBank(captions, vectors)
+    labelled = all(family_of.values())
+    return CaptionBank(captions, vectors, [family_of[c] for c in captions] if labelled else None)
 
 
 def export(run, out, model_id, fps, extra=None, sampling=None, caption_clips=None):
@@ -139,7 +145,7 @@ def export(run, out, model_id, fps, extra=None, sampling=None, caption_clips=Non
     model = LoadedModel(load_vq(run), transformer.eval(), read_stats(run), TEXT_ENCODER, None, model_id, fps,
                         sampling or {})
     if caption_clips is not None:
-        model.captions = caption_bank(model, [c for clip in caption_clips for c in clip.captions])
+        model.captions = caption_bank(model, caption_clips)
     save(model, out, extra={"training": {**steps, "validation_loss": float(state["loss"]), **(extra or {})}})
     print(f"exported {model_id} to {out}", file=sys.stderr)
 
