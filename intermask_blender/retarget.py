@@ -1,8 +1,8 @@
 """Joint tracks -> poses of real rigs (pure numpy; the bpy glue reads rigs and writes keys elsewhere).
 
 For a pair of characters, all in Blender world space (metres, Z up):
-1. scale: each body by its rig's leg length over the source's; the pair's layout (where the two stand)
-   by the mean of both scales, so the two keep one shared world frame;
+1. scale: each body by its rig's size over the source's (all bone lengths, least squares); the pair's
+   layout (where the two stand) by the mean of both scales, so the two keep one shared world frame;
 2. contacts: hands that touched the partner in the source are aimed at the same world point, the bodies
    stepping closer where a rig's arms are too short to reach it;
 3. feet: frames where the source foot is planted hold one position (no sliding), never below the floor;
@@ -33,6 +33,8 @@ LIMBS = (  # (root, middle, end, tip) joints of the four two-bone chains
 WRISTS = (J["left_wrist"], J["right_wrist"])
 TORSO = [J[n] for n in ("pelvis", "left_hip", "right_hip", "spine1", "spine2", "spine3", "left_collar",
                         "right_collar", "left_shoulder", "right_shoulder", "neck")]
+BONE_CHILDREN = [j for j in range(sk.N_JOINTS) if sk.PARENTS[j] >= 0]
+BONE_PARENTS = [sk.PARENTS[j] for j in BONE_CHILDREN]
 HAND_CONTACT_DISTANCE = 0.10  # metres between a wrist and a partner's joint in the source
 CONTACT_BLEND_FRAMES = 6
 
@@ -197,15 +199,6 @@ def smpl_joints(heads):
     return out
 
 
-def leg_length(joints):
-    """Hip-knee-ankle length averaged over both legs (and frames when joints has a time axis)."""
-    j = np.asarray(joints)
-    total = 0.0
-    for hip, knee, ankle, _ in LIMBS[:2]:
-        total = total + norm(j[..., knee, :] - j[..., hip, :]) + norm(j[..., ankle, :] - j[..., knee, :])
-    return float(np.median(total / 2))
-
-
 def _blend_weights(flags, ramp=CONTACT_BLEND_FRAMES):
     """1 on contact frames, easing to 0 over `ramp` frames either side."""
     w = flags.astype(np.float64)
@@ -225,10 +218,25 @@ class Solved:
     rotations: np.ndarray  # (T, 22, 3, 3) world rotations taking the rig's rest bones to the pose
 
 
+def bone_lengths(joints):
+    """(..., 21) lengths of the skeleton's bones (each joint to its parent)."""
+    j = np.asarray(joints)
+    return norm(j[..., BONE_CHILDREN, :] - j[..., BONE_PARENTS, :])
+
+
+def body_scale(rest, source):
+    """The rig's size over the source's: the least-squares ratio of all their bone lengths (the source's
+    medians over frames). A long bone counts for more, and no single part sets the size: scaled by its
+    legs alone, a rig whose torso is short for its legs (the Rigify metarig's, 21 % shorter than SMPL's)
+    gets targets its spine cannot reach."""
+    target, measured = bone_lengths(rest), np.median(bone_lengths(source).reshape(-1, len(BONE_CHILDREN)), 0)
+    return float(dot(target, measured) / dot(measured, measured))
+
+
 def scaled_targets(sources, rigs_rest):
     """Source tracks (Blender world space) of both persons -> each rig's joint targets: bodies scaled by
-    their own leg-length ratio, the pair's ground layout by the mean ratio."""
-    scales = [leg_length(rest) / leg_length(src) for src, rest in zip(sources, rigs_rest)]
+    their own size ratio (`body_scale`), the pair's ground layout by the mean ratio."""
+    scales = [body_scale(rest, src) for src, rest in zip(sources, rigs_rest)]
     layout = float(np.mean(scales))
     targets = []
     for src, s in zip(sources, scales):

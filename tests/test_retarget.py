@@ -150,10 +150,19 @@ def test_builtin_rig_follows_real_mocap_within_2cm(blender, cmu):
     assert mean_error(back, scaled_source(tracks, spec)) <= 0.02
 
 
-OPEN = "issue 6 is open: "
-RIGS = ["mixamo", "cmu_mb", "default", "game_engine",
-        pytest.param("metarig", marks=pytest.mark.xfail(strict=True, reason=OPEN + "4.3 cm; the metarig's torso is "
-                                                        "21 % shorter for its legs than SMPL's, its arms 13 %"))]
+def test_a_body_is_scaled_by_its_whole_size_not_one_part():
+    """A rig that is the source scaled is scaled by exactly that; a rig whose torso alone is shorter gets a
+    size between its legs' ratio and its torso's, so neither part is out of reach by the whole difference."""
+    rest = kinematics.rest_positions(kinematics.REST_OFFSETS)
+    moving, _ = random_person(np.random.default_rng(1), T=20, yaw=0.0)
+    assert retarget.body_scale(1.3 * rest, moving) == pytest.approx(1.3, rel=1e-6)
+    offsets = kinematics.REST_OFFSETS.copy()
+    offsets[[J["spine1"], J["spine2"], J["spine3"], J["neck"], J["head"]]] *= 0.8
+    short_torso = kinematics.rest_positions(offsets)
+    assert 0.8 < retarget.body_scale(short_torso, moving) < 0.99
+
+
+RIGS = ["mixamo", "cmu_mb", "default", "game_engine", "metarig"]
 
 
 @pytest.mark.parametrize("kind", RIGS)
