@@ -15,7 +15,7 @@ import numpy as np
 
 from . import skeleton as sk
 from .feet import runs
-from .ik import two_bone_ik
+from .ik import reach_limb
 from .vectors import norm, normalise
 
 J = sk.JOINT_INDEX
@@ -91,15 +91,12 @@ def hold_weights(d, fps):
 
 
 def reach_arm(p, wrist, goal, weights):
-    """p with the arm ending at `wrist` reaching `goal` (T, 3) on the frames where `weights` > 0, by
-    two-bone IK from the shoulder with the arm's own per-frame lengths, the elbow bending towards where
-    it was. A goal out of reach gets a straight arm pointing at it."""
+    """p with the arm ending at `wrist` reaching `goal` (T, 3) on the frames where `weights` > 0, from the
+    shoulder (`ik.reach_limb`). A goal out of reach gets a straight arm pointing at it."""
     shoulder, elbow = ARMS[wrist]
     fix = weights > 0
     out = p.copy()
-    upper = norm(p[fix, elbow] - p[fix, shoulder])[:, None]
-    fore = norm(p[fix, wrist] - p[fix, elbow])[:, None]
-    out[fix, elbow], out[fix, wrist] = two_bone_ik(p[fix, shoulder], goal[fix], p[fix, elbow], upper, fore)
+    out[fix, elbow], out[fix, wrist] = reach_limb(p, shoulder, elbow, wrist, fix, goal[fix])
     return out
 
 

@@ -6,7 +6,7 @@ Positions (T, 22, 3), metres, Y up, floor at y = 0."""
 import numpy as np
 
 from . import skeleton as sk
-from .ik import two_bone_ik
+from .ik import reach_limb
 from .vectors import norm, normalise
 
 J = sk.JOINT_INDEX
@@ -143,8 +143,8 @@ def reach(out, p, leg, fix, ankle_goal, toe_goal, toe_on_goal=False):
     hip, knee, ankle, toe = leg
     if not fix.any():
         return
-    thigh, shin, foot = (norm(p[fix, b] - p[fix, a])[:, None] for a, b in ((hip, knee), (knee, ankle), (ankle, toe)))
-    out[fix, knee], out[fix, ankle] = two_bone_ik(p[fix, hip], ankle_goal, p[fix, knee], thigh, shin)
+    foot = norm(p[fix, toe] - p[fix, ankle])[:, None]
+    out[fix, knee], out[fix, ankle] = reach_limb(p, hip, knee, ankle, fix, ankle_goal)
     placed = out[fix, ankle] + foot * normalise(toe_goal - out[fix, ankle])
     out[fix, toe] = np.where(np.asarray(toe_on_goal)[..., None], toe_goal, placed)
 

@@ -172,3 +172,12 @@ def two_bone_ik(root, target, pole, a, b):
     height = np.sqrt(np.maximum(a * a - along * along, 0.0))
     mid = root + axis * along + side * height
     return mid, root + axis * reach
+
+
+def reach_limb(p, root, mid, end, fix, goal):
+    """Middle-joint and end positions, on the `fix` frames of positions p (T, 22, 3), of the limb root -
+    mid - end reaching `goal` (one per fixed frame) by `two_bone_ik` with the limb's own per-frame bone
+    lengths, bending towards where its middle joint was."""
+    upper = norm(p[fix, mid] - p[fix, root])[:, None]
+    lower = norm(p[fix, end] - p[fix, mid])[:, None]
+    return two_bone_ik(p[fix, root], goal, p[fix, mid], upper, lower)
