@@ -203,9 +203,11 @@ def save(model: LoadedModel, folder, extra=None):
     np.savez(folder / "stats.npz", mean=model.normaliser.mean, std=model.normaliser.std)
     bank = folder / CAPTIONS
     if model.captions is not None:
-        save_file({"vectors": model.captions.vectors.half().contiguous()}, bank,
-                  metadata={"captions": json.dumps(model.captions.captions),
-                            **({"families": json.dumps(model.captions.families)} if model.captions.families else {})})
+        text = model.captions.captions
+        if model.captions.families:
+            text = {"captions": text, "families": model.captions.families}
+        # one metadata key: safetensors writes several in no fixed order, and an export must be reproducible
+        save_file({"vectors": model.captions.vectors.half().contiguous()}, bank, metadata={"captions": json.dumps(text)})
     elif bank.exists():
         bank.unlink()  # a stale bank would project onto another model's captions
     config = {"format": FORMAT, "version": FORMAT_VERSION, "model_id": model.model_id, "fps": model.fps,
@@ -233,9 +235,10 @@ def _load_captions(path):
     from safetensors import SafetensorError, safe_open
     try:
         with safe_open(path, "pt") as f:
-            metadata = f.metadata()
-            families = json.loads(metadata["families"]) if "families" in metadata else None
-            return CaptionBank(json.loads(metadata["captions"]), f.get_tensor("vectors"), families)
+            text = json.loads(f.metadata()["captions"])  # the captions, or with their families
+            if isinstance(text, dict):
+                return CaptionBank(text["captions"], f.get_tensor("vectors"), text["families"])
+            return CaptionBank(text, f.get_tensor("vectors"))
     except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
         raise CheckpointError(f"{path} is corrupt ({error})") from None
 
