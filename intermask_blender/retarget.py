@@ -301,13 +301,16 @@ def close_in_for_handholds(targets, contacts, rests):
         holding[frames] = True
         holds.append((w, frames, touched[frames]))
     shifts = [np.zeros((len(t), 3)) for t in targets]
+
+    def moved(k, frames, joints):  # person k's joints on those frames, stepped
+        return targets[k][frames, joints] + shifts[k][frames]
+
     for _ in range(3):  # each body's step moves the meeting point a little: settle it
-        moved = [t + s[:, None] for t, s in zip(targets, shifts)]
         need = [np.zeros((len(t), 3)) for t in targets]
         for w, frames, partner_wrist in holds:
-            goal = 0.5 * (moved[0][frames, w] + moved[1][frames, partner_wrist])
+            goal = 0.5 * (moved(0, frames, w) + moved(1, frames, partner_wrist))
             for k, wrist in ((0, np.full(len(frames), w)), (1, partner_wrist)):
-                shoulder = moved[k][frames, SHOULDER_OF[wrist]]
+                shoulder = moved(k, frames, SHOULDER_OF[wrist])
                 d = goal - shoulder
                 flat = np.linalg.norm(d[:, :2], axis=-1)
                 reach = ARM_REACH * arm[k]
@@ -366,8 +369,7 @@ def fit_to_rig(target, rest, planted=None):
     limb_parts = {j for limb in LIMBS for j in limb[1:] if j is not None}
     # the pelvis and chest orient their non-aimed children (hips, collars): rotations from the target
     oriented = [p for j, p in enumerate(sk.PARENTS) if p >= 0 and j not in limb_parts and ik.AIM_CHILD.get(p) != j]
-    world = axes.rotation_model_to_blender(ik.world_rotations(
-        axes.blender_to_model(target), axes.blender_to_model(rest), joints=oriented))
+    world = ik.world_rotations(target, rest, joints=oriented, basis=axes.MODEL_TO_BLENDER)
     # the torso keeps the target's shape with the rig's bone lengths (an aimed child along the target's own
     # direction, the others turning with their parent), then goes where it best fits the target's torso:
     # rigs disagree on where the pelvis joint sits, so one joint alone is a poor anchor
@@ -429,8 +431,7 @@ def bone_rotations(fitted, rest, rig):
     head, which is not its joint where the joint is a soft one (or a missing joint rides on it): so, parents
     first, each bone's rotation is turned until the joint it aims at lands where fitted, from where the
     bone's head really lands."""
-    world = axes.rotation_model_to_blender(ik.world_rotations(axes.blender_to_model(fitted),
-                                                              axes.blender_to_model(rest)))
+    world = ik.world_rotations(fitted, rest, basis=axes.MODEL_TO_BLENDER)
     if rig.joints_are_heads:
         return world  # nothing to turn
     heads, bones = rig.mapped_heads(), rig.joint_bones

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import reference_file
-from motion_samples import random_pair
-from server.motion import axes, features as F, mirror, skeleton as sk
+from motion_samples import random_pair, random_person
+from server.motion import axes, features as F, ik, mirror, skeleton as sk
+from server.motion.kinematics import REST_OFFSETS, rest_positions
 from server.motion.normalise import Normaliser
 
 
@@ -140,8 +141,17 @@ def test_model_blender_axes():
     np.testing.assert_allclose(axes.model_to_blender([1, 0, 0]), [1, 0, 0])  # left stays +X
     p = np.random.default_rng(0).normal(size=(7, 22, 3))
     np.testing.assert_allclose(axes.blender_to_model(axes.model_to_blender(p)), p, atol=1e-12)
-    R = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))[0]
-    R *= np.sign(np.linalg.det(R))
-    v = np.random.default_rng(2).normal(size=3)
-    np.testing.assert_allclose(axes.rotation_model_to_blender(R) @ axes.model_to_blender(v),
-                               axes.model_to_blender(R @ v), atol=1e-12)
+
+
+def test_bone_rotations_found_in_blender_axes_are_the_model_space_ones_turned():
+    """The retarget finds bone rotations from Blender-space joints directly (`basis`): the same rotations
+    as in model space, expressed in Blender's axes, for any pose, rest pose or subset of joints."""
+    rng = np.random.default_rng(3)
+    M = axes.MODEL_TO_BLENDER
+    rest = rest_positions(REST_OFFSETS * rng.uniform(0.8, 1.2, size=(22, 1)))
+    p = random_person(rng, T=40)[0]
+    for joints in (None, [sk.JOINT_INDEX["left_wrist"], sk.JOINT_INDEX["head"]]):
+        G = ik.world_rotations(p, rest, joints=joints)
+        in_blender = ik.world_rotations(axes.model_to_blender(p), axes.model_to_blender(rest), joints=joints, basis=M)
+        np.testing.assert_allclose(in_blender, M @ G @ M.T, atol=1e-9)
+        assert np.abs(G).sum() > 0

@@ -331,6 +331,13 @@ def test_bake_stashes_the_previous_action_and_keys_linear(blender):
     assert len(curves) == 22 * 4 + 3  # a quaternion per bone, the pelvis location
     assert all(k.interpolation == "LINEAR" for k in curves[0].keyframe_points)
     assert curves[0].keyframe_points[0].co[0] == 1.0 and len(curves[0].keyframe_points) == 30
+    # handles computed as Blender's own update computes them (should a user switch a curve to Bezier)
+    for fc in curves[::7]:
+        baked = np.array([k.handle_left[:] + k.handle_right[:] for k in fc.keyframe_points])
+        fc.update()
+        again = np.array([k.handle_left[:] + k.handle_right[:] for k in fc.keyframe_points])
+        np.testing.assert_array_equal(baked, again)
+        assert (baked[:, 0] < np.arange(1, 31)).all() and (baked[:, 2] > np.arange(1, 31)).all()
 
 
 def test_an_armature_never_evaluated_gets_an_action(blender):

@@ -80,15 +80,18 @@ class _Group(NamedTuple):
 
 
 @lru_cache(maxsize=64)
-def _group(rest_bytes, level):
+def _group(rest_bytes, level, basis_bytes):
     rest = np.frombuffer(rest_bytes).reshape(sk.N_JOINTS, 3)
+    basis = np.frombuffer(basis_bytes).reshape(3, 3)
     index = np.array(level)
     children = np.array([AIM_CHILD[j] for j in level])
     aim_rest = rest[children] - rest[index]
     flat = norm(aim_rest) < 1e-6
-    aim_rest[flat] = X_AXIS
-    ref_rest = np.array([X_AXIS if j in SPINE_SHOULDER_SHARE else np.asarray(HINGES[j][1]) if j in HINGES
-                         else _perpendicular(r) for j, r in zip(level, aim_rest)])
+    aim_rest[flat] = basis @ X_AXIS
+    # the fixed references are model-space directions: taken into the basis, so the result is the same
+    # rotation expressed in it
+    ref_rest = np.array([basis @ X_AXIS if j in SPINE_SHOULDER_SHARE else basis @ HINGES[j][1] if j in HINGES
+                         else basis @ _perpendicular(basis.T @ r) for j, r in zip(level, aim_rest)])
     spine = [k for k, j in enumerate(level) if j in SPINE_SHOULDER_SHARE]
     others = [k for k, j in enumerate(level) if j not in SPINE_SHOULDER_SHARE]
     hinged = [i for i, k in enumerate(others) if level[k] in HINGES]
@@ -99,12 +102,15 @@ def _group(rest_bytes, level):
                   hinged, [others[i] for i in hinged], mid, _PARENTS[mid], np.array([AIM_CHILD[m] for m in mid], dtype=int))
 
 
-def world_rotations(positions, rest=None, joints=None):
+def world_rotations(positions, rest=None, joints=None, basis=None):
     """Positions (T, 22, 3) -> world rotations (T, 22, 3, 3) that carry the rest pose's bone directions
     onto the posed ones (exactly for each joint's aimed child). Vectorised over frames and, group by group
     (`AIM_LEVELS`), over joints. With `joints`, only those and their ancestors are computed (the others are
-    left zero)."""
+    left zero). With `basis` (3, 3), positions and rest are given in the axes `basis @ model` (Blender's:
+    axes.MODEL_TO_BLENDER) and the rotations come out in them, exactly `basis @ R @ basis.T` of the model
+    space's R, with no conversion of either."""
     rest = rest_positions() if rest is None else np.asarray(rest, dtype=np.float64)
+    basis_bytes = np.ascontiguousarray(np.eye(3) if basis is None else basis, dtype=np.float64).tobytes()
     p = np.asarray(positions, dtype=np.float64)
     T = p.shape[0]
     G = np.zeros((T, sk.N_JOINTS, 3, 3))
@@ -116,7 +122,7 @@ def world_rotations(positions, rest=None, joints=None):
         level = tuple(j for j in level if j in needed)
         if not level:
             continue
-        g = _group(rest_bytes, level)
+        g = _group(rest_bytes, level, basis_bytes)
         ref = np.empty((T, len(level), 3))
         if g.spine:
             ref[:, g.spine] = (1 - g.share) * hips[:, None] + g.share * shoulders[:, None]
