@@ -126,13 +126,13 @@ def _normal(text):
     return re.sub(r"[^a-z ]", "", text.lower()).split()
 
 
-@pytest.mark.parametrize("which", ["heldout", "heldout-b"])
+@pytest.mark.parametrize("which", ["heldout", "heldout-b", "heldout-c"])
 def test_heldout_prompts_are_worded_unlike_any_template(which):
-    from server.eval.heldout import prompts
+    from server.eval.heldout import SETS, prompts
     items = prompts(which)
     assert len(items) == 100 and {f for f, _ in items} == set(FAMILIES)
-    other = prompts("heldout-b" if which == "heldout" else "heldout")
-    assert not {" ".join(_normal(p)) for _, p in items} & {" ".join(_normal(p)) for _, p in other}
+    other = [p for name in SETS if name != which for _, p in prompts(name)]
+    assert not {" ".join(_normal(p)) for _, p in items} & {" ".join(_normal(p)) for p in other}
     # every sentence a template can produce, as word lists
     fills = {"a": captions.SUBJECT_A, "b": captions.SUBJECT_B, "Two": captions.BOTH, "hand": ("left", "right"),
              "their": ("their", "his", "her"), "their_b": ("their",), "them": ("them", "him", "her"),

@@ -1,9 +1,11 @@
 """Evaluation prompts written unlike any caption template: paraphrases, other word orders, synonyms.
 Never used in training; tests check that none of them is a template expansion.
 
-Two sets of 100. Set A (session 5) is the one the issue's bar is measured on; its figures informed
+Three sets of 100. Set A (session 5) is the one the issue's bar is measured on; its figures informed
 choices since (the model card says which). Set B (session 11) was written before any model was run on it,
-in plainer wording than A's, and is kept for checking a choice made on A."""
+in plainer wording than A's, and is kept for checking a choice made on A. Set C (session 16) was written
+and committed before any model or lookup was run on it, a fifth of it in the InterHuman style ("one person
+... the other ..."), for checking choices made on A and B."""
 
 HELDOUT = {
     "handshake": ["Two coworkers clasp right hands in greeting.",
@@ -212,10 +214,114 @@ HELDOUT_B = {
                          "She moves forward and he retreats one step at a time.",
                          "The other person keeps backing off as he approaches."],
 }
-SETS = {"heldout": HELDOUT, "heldout-b": HELDOUT_B}
+
+HELDOUT_C = {
+    "handshake": ["One person offers a hand and the other takes it and shakes it.",
+                  "At the end of the interview the candidate and the manager shake.",
+                  "Two old rivals settle it with a handshake.",
+                  "Gripping palms, they give each other a formal shake."],
+    "high_five": ["One person raises an open hand and the other slaps it hard.",
+                  "Give me five! The pair smack their lifted hands.",
+                  "Two sprinters celebrate the win with a high five.",
+                  "Their flat hands clap together above shoulder height."],
+    "fist_bump": ["One person holds out a fist and the other bumps it with theirs.",
+                  "Instead of a handshake the two rappers touch fists.",
+                  "Two skaters greet with a quick fist bump.",
+                  "Knuckle to knuckle, the friends say goodbye."],
+    "hug": ["One person opens their arms and the other steps into the embrace.",
+            "The grandparents hold each other close.",
+            "Two teammates throw their arms around each other after the match.",
+            "A long hug between two people at the airport.",
+            "She wraps her arms around her brother and squeezes."],
+    "wave": ["One person waves from a distance and the other waves back.",
+             "Two neighbours greet with a wave of the hand.",
+             "Across the parking lot, they lift a hand and swing it to say hi.",
+             "Hello from afar: a raised hand swaying left and right, answered the same way.",
+             "Seeing each other from far away, both wave."],
+    "bow": ["One person bows and the other bows in return.",
+            "Two judo players bow to each other on the mat.",
+            "They incline their heads and torsos towards each other politely.",
+            "A bow of greeting exchanged between host and guest."],
+    "pat_shoulder": ["One person pats the other on the shoulder to comfort them.",
+                     "Well done, says the boss, tapping his employee's shoulder.",
+                     "A friendly hand claps the buddy's shoulder a few times.",
+                     "He consoles his sad friend with soft taps on the shoulder."],
+    "push": ["One person pushes the other hard in the chest.",
+             "In a bar fight a man shoves his opponent backwards.",
+             "Get away from me! She pushes him away with both hands.",
+             "A rough shove sends the other guy stumbling back.",
+             "The bully pushes the smaller kid."],
+    "punch_dodge": ["One person throws a punch and the other ducks under it.",
+                    "The boxer evades the incoming jab by leaning back.",
+                    "A hook is thrown but the opponent slips out of the way.",
+                    "Swinging a fist at his rival, he misses as the rival sways aside."],
+    "punch_block": ["One person punches and the other blocks with an arm.",
+                    "The karate student blocks his partner's strike.",
+                    "A jab is deflected by the defender's raised guard.",
+                    "Throwing a punch, the attacker hits only the opponent's blocking forearm."],
+    "kick": ["One person kicks the other in the side.",
+             "A taekwondo fighter lands a kick on his opponent.",
+             "Swinging his leg, the attacker kicks his rival.",
+             "She kicks the man in front of her with her right foot."],
+    "pull_by_hand": ["One person grabs the other's hand and pulls them along.",
+                     "Taking her friend by the hand, she drags him towards the dance floor.",
+                     "A boy tugs his mother by the hand to show her something.",
+                     "Holding his wrist, she pulls the reluctant guy forward."],
+    "pass_object": ["One person hands the other a box, who takes it.",
+                    "The cashier gives the customer a bag.",
+                    "He holds out a book and his friend takes it from him.",
+                    "A nurse passes a folder to the doctor."],
+    "approach_stop": ["The two people walk towards each other and stop face to face.",
+                      "Coming from opposite sides, they meet in the middle and halt.",
+                      "Both approach and come to a stop a step apart.",
+                      "Two strangers walk up to each other and stand still."],
+    "walk_past": ["Two people cross paths on the sidewalk without stopping.",
+                  "Walking in opposite directions, they pass each other by.",
+                  "They stride past one another in a corridor.",
+                  "Two passers-by go past each other on the street."],
+    "follow": ["One person walks and the other walks behind them.",
+               "A dog walker and a friend trailing a few steps back.",
+               "She walks ahead and he tags along behind.",
+               "Following his guide, the tourist walks after her.",
+               "He keeps a few steps behind her as she walks on."],
+    "chase": ["One person runs away and the other runs after them.",
+              "A child sprints after his friend in a game of tag.",
+              "The thief runs off and the shop owner chases him.",
+              "Running fast, she tries to catch the man fleeing ahead."],
+    "circle": ["Two fighters move around each other in a circle, sizing each other up.",
+               "Facing each other, they step sideways round and round.",
+               "Two wrestlers circle one another before engaging.",
+               "Both walk in a ring, keeping their eyes on each other."],
+    "slow_dance": ["A couple sways slowly to music holding hands.",
+                   "Two people dance a slow waltz together.",
+                   "Hand in hand, the partners rock gently side to side.",
+                   "At the wedding, the newlyweds share a slow dance."],
+    "point_argue": ["One person points at the other and they argue.",
+                    "Two neighbours quarrel, jabbing fingers at each other.",
+                    "Angry words: each accuses the other, pointing.",
+                    "A heated dispute with a finger pointed at the other's face."],
+    "clap_together": ["Two people clap in rhythm together.",
+                      "Side by side, the pair applaud.",
+                      "Both of them put their hands together, clapping.",
+                      "The two friends applaud the performance."],
+    "help_stand_up": ["One person is on the ground and the other helps them get up.",
+                      "A passer-by lifts a fallen cyclist back to her feet.",
+                      "Reaching down, he pulls his friend up off the floor.",
+                      "She offers her hand to the man sitting on the ground and raises him."],
+    "tug_of_war": ["Two people pull on a rope against each other.",
+                   "Each grabs one end of a rope and heaves.",
+                   "A tug of war between two kids at the beach.",
+                   "Leaning back, both strain to pull the rope their way."],
+    "approach_retreat": ["One person walks forward and the other backs away.",
+                         "As the stranger comes nearer, the woman retreats.",
+                         "He steps towards her, she steps back each time.",
+                         "Someone approaches and the other person moves backwards away."],
+}
+SETS = {"heldout": HELDOUT, "heldout-b": HELDOUT_B, "heldout-c": HELDOUT_C}
 
 
 def prompts(which="heldout"):
-    """[(family, prompt)] of one set ("heldout": set A, "heldout-b": set B) in a fixed order."""
+    """[(family, prompt)] of one set ("heldout": set A, "heldout-b": set B, "heldout-c": set C) in a fixed
+    order."""
     chosen = SETS[which]
     return [(family, p) for family in sorted(chosen) for p in chosen[family]]
