@@ -68,10 +68,12 @@ def test_recogniser_learns_the_corpus(trained):
     from server.eval import recogniser
     clips = data.load("synthetic", trained / "corpus", "train", 15)
     stats = data.statistics(clips)
-    model = recogniser.train(clips, stats, steps=150, batch_size=32)
-    names = model.predict([c.features for c in clips], stats)
-    accuracy = np.mean([n == c.family for n, c in zip(names, clips)])
-    assert accuracy > 0.5  # 24 families: chance is about 4 %
+    judge = recogniser.train_ensemble(clips, stats, seeds=(0, 1), steps=150, batch_size=32)
+    names, member_names = judge.verdicts([c.features for c in clips], stats)
+    for found in (names, *member_names):
+        assert np.mean([n == c.family for n, c in zip(found, clips)]) > 0.5  # 24 families: chance is about 4 %
+    recogniser.save(judge, trained / "judge.pt")
+    assert recogniser.load(trained / "judge.pt").verdicts([c.features for c in clips], stats) == (names, member_names)
 
 
 def test_vq_reconstruction_report(trained):
@@ -81,7 +83,8 @@ def test_vq_reconstruction_report(trained):
     from server.train.runs import load_vq, read_stats
     vq, stats = load_vq(trained / "run"), read_stats(trained / "run")
     clips = data.load("synthetic", trained / "corpus", "val", 15)
-    judge = recogniser.train(data.load("synthetic", trained / "corpus", "train", 15), stats, steps=40, batch_size=16)
+    judge = recogniser.train_ensemble(data.load("synthetic", trained / "corpus", "train", 15), stats, seeds=(0, 1),
+                                      steps=40, batch_size=16)
     T = clips[0].features.shape[1]
     rebuilt = reconstruction.reconstruct(vq, stats, clips[0].features)
     assert rebuilt.shape == (2, T // 4 * 4, 262) and np.isfinite(rebuilt).all()
@@ -180,13 +183,14 @@ def test_evaluation_recognises_raw_and_served_samples(trained):
     from server.eval import recogniser
     from server.eval.__main__ import evaluate
     clips = data.load("synthetic", trained / "corpus", "train", 15)
-    judge = recogniser.train(clips, data.statistics(clips), steps=20, batch_size=16)
-    recogniser.save(judge, trained / "corpus" / "recogniser.pt")  # the cache evaluate() reads
+    judge = recogniser.train_ensemble(clips, data.statistics(clips), seeds=(0, 1), steps=20, batch_size=16)
+    recogniser.save(judge, trained / "corpus" / "recognisers.pt")  # the cache evaluate() reads
     report = evaluate(trained / "model", trained / "corpus", seconds=2.0, steps=2, log=lambda m: None)
     results = report["results"]
     assert report["prompts"] == len(results) == 100
     assert report["top1"] == np.mean([r["recognised"] == r["family"] for r in results])
     assert report["top1_served"] == np.mean([r["recognised_served"] == r["family"] for r in results])
+    assert len(report["top1_served_per_member"]) == 2
     assert set(report["per_family_top1_served"]) == {r["family"] for r in results}
     assert report["physics_ratio"].keys() == report["physics_ratio_raw"].keys()
 

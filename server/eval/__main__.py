@@ -5,9 +5,9 @@ samples and for what the generator process serves (the samples at 30 fps after i
 
     python -m server.eval --model server/weights/default --corpus runs/default/corpus --out report.json
 
-With `--captions heldout-b`, the second held-out set (`heldout.py`); with `--captions validation`, one
-caption each of 96 validation scenes (template wording): the gap between the held-out and validation
-top-1 figures is what wording unlike the captions costs.
+With `--captions heldout-b` or `heldout-c`, the second or third held-out set (`heldout.py`); with
+`--captions validation`, one caption each of 96 validation scenes (template wording): the gap between the
+held-out and validation top-1 figures is what wording unlike the captions costs.
 
 Or a VQ-VAE alone, before a transformer is trained on it: the recogniser on its reconstructions of the
 validation clips (the ceiling of any transformer on it) and its joint errors, from a training run's folder
@@ -15,7 +15,9 @@ or an exported model:
 
     python -m server.eval --vq runs/my-model --corpus runs/default/corpus
 
-The recogniser is trained on the corpus's training split the first time (seeded) and cached next to it."""
+The recogniser, an ensemble of five trained from different seeds (`recogniser.py`), is trained on the corpus's
+training split the first time and cached next to it. Each member's own top-1 is reported too: their spread
+is the judge's noise."""
 
 import argparse
 import json
@@ -50,12 +52,13 @@ def physics_of(pairs, families, fps):
 
 
 def recogniser_for(corpus_dir, fps, normaliser, log=print):
-    """The corpus's recogniser: trained on its training split the first time, then read from its cache."""
-    cache = Path(corpus_dir) / "recogniser.pt"
+    """The corpus's recogniser ensemble: trained on its training split the first time, then read from its
+    cache."""
+    cache = Path(corpus_dir) / "recognisers.pt"
     if cache.exists():
         return recogniser.load(cache)
-    log("training the recogniser on the corpus ...")
-    judge = recogniser.train(data.load("synthetic", corpus_dir, "train", fps), normaliser)
+    log(f"training the recogniser on the corpus ({len(recogniser.SEEDS)} seeds, a few minutes each) ...")
+    judge = recogniser.train_ensemble(data.load("synthetic", corpus_dir, "train", fps), normaliser)
     recogniser.save(judge, cache)
     return judge
 
@@ -84,7 +87,7 @@ def validation_prompts(clips, n=96):
 def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=None, log=print, captions="heldout",
              caption_neighbours=None):
     """Unset guidance and steps take the model's recommended sampling settings (config.json), as the
-    generator process does. `captions`: a held-out set ("heldout", "heldout-b") or "validation" scenes' own
+    generator process does. `captions`: a held-out set ("heldout", "heldout-b", "heldout-c") or "validation" scenes' own
     captions."""
     model = load_model(model_dir)
     fps = model.fps
@@ -111,8 +114,13 @@ def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=No
     touches = [contacts.INTENDED.get(u[1]) if u else None for u in understood]
     served = [[p[::rate] for p in served_positions(g, rate, touch=t)] for g, t in zip(generated, touches)]
     families = [fam for fam, _ in items]
-    names = judge.predict(generated, model.normaliser)
-    served_names = judge.predict([np.stack([person_features(p) for p in pair]) for pair in served], model.normaliser)
+    names, member_names = judge.verdicts(generated, model.normaliser)
+    served_names, member_served_names = judge.verdicts(
+        [np.stack([person_features(p) for p in pair]) for pair in served], model.normaliser)
+
+    def top1(name_list):
+        return float(np.mean([n == fam for n, fam in zip(name_list, families)]))
+
     hits = [n == fam for n, fam in zip(names, families)]
     served_hits = [n == fam for n, fam in zip(served_names, families)]
     served_physics = physics_of(served, families, fps)
@@ -131,6 +139,8 @@ def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=No
     return {
         "model": str(model_dir), "model_id": model.model_id, "fps": fps, "seconds": seconds, "sampling": asdict(options),
         "prompts": len(items), "top1": float(np.mean(hits)), "top1_served": float(np.mean(served_hits)),
+        "top1_per_member": [top1(n) for n in member_names],
+        "top1_served_per_member": [top1(n) for n in member_served_names],
         "recogniser_top1_on_corpus": corpus_top1,
         "per_family_top1": per_family(hits), "per_family_top1_served": per_family(served_hits),
         "physics_generated": served_physics, "physics_generated_raw": raw_physics, "physics_corpus": corpus_physics,
@@ -152,8 +162,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--caption-neighbours", type=int,
                         help="caption projection (0: off); default: the model's recommended setting")
-    parser.add_argument("--captions", choices=("heldout", "heldout-b", "validation"), default="heldout",
-                        help="100 held-out prompts (set A, the bar's; or set B), or 96 validation scenes' own "
+    parser.add_argument("--captions", choices=("heldout", "heldout-b", "heldout-c", "validation"), default="heldout",
+                        help="100 held-out prompts (set A, the bar's; or set B or C), or 96 validation scenes' own "
                              "(template) captions")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
@@ -165,7 +175,8 @@ def main(argv=None):
     else:
         report = evaluate(args.model, args.corpus, args.seconds, args.seed, args.guidance, log=log,
                           captions=args.captions, caption_neighbours=args.caption_neighbours)
-        keys = ("model_id", "top1", "top1_served", "recogniser_top1_on_corpus", "physics_ratio", "physics_ratio_raw")
+        keys = ("model_id", "top1", "top1_served", "top1_served_per_member", "recogniser_top1_on_corpus",
+                "physics_ratio", "physics_ratio_raw")
     text = json.dumps(report, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n")

@@ -1,6 +1,11 @@
 """A synthetic-domain recogniser: a small temporal convolution network that names the interaction family
 of a two-person motion. Trained on the synthetic corpus; used to score generations against the family a
-prompt asked for."""
+prompt asked for.
+
+The judge is an ensemble of such networks trained alike from different seeds, naming the family of highest
+mean probability. One network is a noisy judge of generated motion: on the same VQ reconstructions,
+networks of seeds 0, 1 and 2 gave 93, 85 and 84 % top-1, single families moving by up to 60 points, while
+all of them recognise the corpus's own validation clips."""
 
 from dataclasses import asdict, dataclass
 
@@ -49,11 +54,33 @@ class Recogniser(nn.Module):
         return self.head(torch.cat([mean, peak], dim=-1))
 
     @torch.no_grad()
+    def probabilities(self, x, lengths):
+        self.eval()
+        return self(x, lengths).softmax(-1)
+
+
+class Ensemble:
+    """Recognisers of the same families; the family of highest mean probability is the verdict."""
+
+    def __init__(self, members):
+        self.members = list(members)
+        self.families = self.members[0].cfg.families
+        if any(m.cfg.families != self.families for m in self.members):
+            raise ValueError("the recognisers of an ensemble must name the same families")
+
+    def _probabilities(self, feature_list, normaliser):
+        x, lengths = batch([inputs(f, normaliser) for f in feature_list])
+        return torch.stack([m.probabilities(x, lengths) for m in self.members])  # (members, clips, families)
+
     def predict(self, feature_list, normaliser):
         """Family names for a list of (2, T, 262) feature arrays."""
-        self.eval()
-        x, lengths = batch([inputs(f, normaliser) for f in feature_list])
-        return [self.cfg.families[i] for i in self(x, lengths).argmax(-1).tolist()]
+        return self.verdicts(feature_list, normaliser)[0]
+
+    def verdicts(self, feature_list, normaliser):
+        """(the ensemble's names, each member's names) for a list of (2, T, 262) feature arrays."""
+        p = self._probabilities(feature_list, normaliser)
+        name = lambda indices: [self.families[i] for i in indices.tolist()]  # noqa: E731
+        return name(p.mean(0).argmax(-1)), [name(q.argmax(-1)) for q in p]
 
 
 def batch(arrays):
@@ -85,13 +112,23 @@ def train(clips, normaliser, steps=1500, batch_size=64, seed=0, noise=0.1):
     return model.eval()
 
 
-def save(model, path):
-    torch.save({"config": asdict(model.cfg), "model": model.state_dict()}, path)
+SEEDS = (0, 1, 2, 3, 4)
+
+
+def train_ensemble(clips, normaliser, seeds=SEEDS, **options):
+    """One recogniser per seed, each trained by `train` with the same options."""
+    return Ensemble(train(clips, normaliser, seed=seed, **options) for seed in seeds)
+
+
+def save(ensemble, path):
+    torch.save({"members": [{"config": asdict(m.cfg), "model": m.state_dict()} for m in ensemble.members]}, path)
 
 
 def load(path):
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    cfg = state["config"]
-    model = Recogniser(RecogniserConfig(tuple(cfg.pop("families")), **cfg))
-    model.load_state_dict(state["model"])
-    return model.eval()
+    members = []
+    for state in torch.load(path, map_location="cpu", weights_only=True)["members"]:
+        cfg = dict(state["config"])
+        model = Recogniser(RecogniserConfig(tuple(cfg.pop("families")), **cfg))
+        model.load_state_dict(state["model"])
+        members.append(model.eval())
+    return Ensemble(members)

@@ -26,7 +26,7 @@ def report(vq, normaliser, clips, judge):
     rebuilt = [reconstruct(vq, normaliser, c.features) for c in clips]
     families = [c.family for c in clips]
     on_clips = judge.predict([c.features for c in clips], normaliser)
-    on_rebuilt = judge.predict(rebuilt, normaliser)
+    on_rebuilt, members_on_rebuilt = judge.verdicts(rebuilt, normaliser)
     world, local, hands = [], [], {}
     for clip, r in zip(clips, rebuilt):
         a = r[..., POSITIONS].reshape(2, -1, sk.N_JOINTS, 3)
@@ -43,6 +43,8 @@ def report(vq, normaliser, clips, judge):
         "clips": len(clips),
         "top1_on_clips": float(np.mean([n == f for n, f in zip(on_clips, families)])),
         "top1_on_reconstructions": float(np.mean([n == f for n, f in zip(on_rebuilt, families)])),
+        "top1_on_reconstructions_per_member": [float(np.mean([n == f for n, f in zip(names, families)]))
+                                               for names in members_on_rebuilt],
         "per_family_top1_on_reconstructions": {k: float(np.mean(v)) for k, v in sorted(per_family.items())},
         "joint_error_cm": float(100 * np.mean(world)),
         "pelvis_relative_error_cm": float(np.mean(local)),
