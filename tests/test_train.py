@@ -57,6 +57,12 @@ def test_resuming_continues_from_the_last_checkpoint(trained, repo_root):
     assert "vq step 6" in out.stderr and "vq step 2" not in out.stderr
 
 
+def test_vq_stage_with_turned_windows_trains_from_the_command_line(trained, repo_root):
+    out = run("vq", "--data", str(trained / "corpus"), "--run", str(trained / "turned"), "--steps", "2", "--batch",
+              "4", "--turn", "--config", str(trained / "vq.json"), cwd=repo_root)
+    assert "vq step 2" in out.stderr and (trained / "turned" / "vq_best.pt").exists()
+
+
 def test_statistics_are_fixed_by_the_first_stage(trained):
     clips = data.load("synthetic", trained / "corpus", "train", 15)
     stats = data.statistics(clips)

@@ -157,3 +157,29 @@ def test_vq_learns_to_reconstruct_a_clip():
         opt.step()
         before = eval_error() if step == 0 else before
     assert eval_error() < 0.3 * before
+
+
+def test_turned_windows_are_the_same_motion_turned_about_the_vertical():
+    """The VQ's turning augmentation: every joint keeps its height, its distance from the vertical axis and
+    its distances to the other joints; rotations and foot contacts are untouched; windows turn differently."""
+    import numpy as np
+    from motion_samples import random_pair
+    from server.motion.features import CONTACTS, POSITIONS, ROTATIONS, VELOCITIES, encode_pair
+    from server.train.vq import turned
+    (p1, r1), (p2, r2) = random_pair(3, T=20)
+    f = np.stack(encode_pair(p1, r1, p2, r2))  # (2, T, 262), metres
+    mean, std = torch.from_numpy(f.mean((0, 1))), torch.from_numpy(f.std((0, 1)) + 0.1)
+    x = (torch.from_numpy(f) - mean) / std
+    y = turned(x, mean, std, torch.Generator().manual_seed(0)) * std + mean
+    x = x * std + mean
+    joints = lambda a, part: a[..., part].reshape(2, -1, 22, 3)  # noqa: E731
+    before, after = joints(x, POSITIONS), joints(y, POSITIONS)
+    torch.testing.assert_close(after[..., 1], before[..., 1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(after[..., [0, 2]].norm(dim=-1), before[..., [0, 2]].norm(dim=-1), atol=1e-4, rtol=0)
+    torch.testing.assert_close(torch.cdist(after[0], after[0]), torch.cdist(before[0], before[0]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(joints(y, VELOCITIES).norm(dim=-1), joints(x, VELOCITIES).norm(dim=-1),
+                               atol=1e-5, rtol=0)
+    for part in (ROTATIONS, CONTACTS):
+        torch.testing.assert_close(y[..., part], x[..., part], atol=1e-5, rtol=0)
+    moved = (after - before).norm(dim=-1).mean((1, 2))
+    assert (moved > 0.05).all() and abs(moved[0] - moved[1]) > 1e-3  # turned, and by different angles

@@ -170,6 +170,11 @@ def main(argv=None):
         s.add_argument("--batch", type=int)
         s.add_argument("--config", help="JSON file of model config overrides")
         s.add_argument("--device")
+        if name == "vq":
+            s.add_argument("--turn", action="store_true",
+                           help="turn each training window by a random angle about the vertical axis: for data "
+                                "whose people mostly stay on one axis (the synthetic corpus), which a VQ "
+                                "otherwise learns to ignore the other axis of")
     e = sub.add_parser("export", help="write a trained run in our model format")
     e.add_argument("--run", required=True)
     e.add_argument("--out", required=True)
@@ -197,7 +202,7 @@ def main(argv=None):
         overrides = json.loads(Path(args.config).read_text()) if args.config else {}
         runs = {k: v for k, v in (("steps", args.steps), ("batch", args.batch)) if v is not None}
         if args.command == "vq":
-            run_vq(args, replace(DEFAULT_VQ, **overrides), replace(DEFAULT_VQ_TRAIN, **runs))
+            run_vq(args, replace(DEFAULT_VQ, **overrides), replace(DEFAULT_VQ_TRAIN, **runs, turn=args.turn))
         elif args.command == "decoder":
             run_decoder(args, replace(DEFAULT_DECODER_TRAIN, **runs))
         elif args.command == "transformer":

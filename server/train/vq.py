@@ -1,6 +1,7 @@
 """Stage 1: the VQ-VAE on single-person windows, with the paper's losses (reconstruction, commitment,
 explicit positions, velocities, bone lengths, geodesic rotations, foot contact)."""
 
+import math
 import sys
 from dataclasses import asdict, dataclass
 
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 
 from ..model.vqvae import VQConfig, VQVAE
 from ..motion import skeleton as sk
-from ..motion.features import CONTACTS, POSITIONS, ROTATIONS
+from ..motion.features import CONTACTS, POSITIONS, ROTATIONS, place_in_frame
 from .loop import Runner, Schedule, load_state, resume, save_state, set_lr
 
 _PARENTS = torch.tensor([p for p in sk.PARENTS[1:]])
@@ -41,6 +42,9 @@ class VQTrainConfig:
     # codes lie close together, so sampling is nearly uniform and the decoder learns only the mean pose for
     # the first ~1,000 steps; 0 (nearest code) learns from the first step, which matters on a short budget.
     code_temperature: float = 0.5
+    # Each training window turned by a random angle about the vertical axis (`turned`). Off in the recipe of
+    # the shipped default model, whose VQ puts everyone at X = 0 (model card, session 16).
+    turn: bool = False
 
 
 def windows(clips, normaliser, window):
@@ -64,6 +68,17 @@ def draw(seqs, batch, window, generator):
         start = torch.randint(len(s) - window + 1, (1,), generator=generator).item()
         out.append(s[start:start + window])
     return torch.stack(out)
+
+
+def turned(x, mean, std, generator):
+    """Normalised windows (B, T, 262), each turned about the vertical axis through the origin by a random
+    angle. The synthetic corpus is axis-aligned (in 19 of its 24 families both people stay on the Z axis),
+    and a VQ trained on it as it is learns to ignore X. Positions and velocities turn; local rotations and
+    foot contacts do not change."""
+    half_angles = (math.pi * torch.rand(len(x), generator=generator)).tolist()  # place_in_frame's convention
+    metres = (x * std + mean).cpu().numpy()
+    out = np.stack([place_in_frame(window, yaw, (0.0, 0.0)) for window, yaw in zip(metres, half_angles)])
+    return (torch.from_numpy(out).to(x.device) - mean) / std
 
 
 def _geodesic(a6, b6):
@@ -136,6 +151,8 @@ def train(model_cfg: VQConfig, cfg: VQTrainConfig, train_clips, val_clips, norma
     for step in range(start, cfg.steps):
         set_lr(optimiser, schedule(step))
         x = draw(train_seqs, cfg.batch, cfg.window, gen).to(runner.device)
+        if cfg.turn:
+            x = turned(x, mean, std, gen)
         y, commit, perplexity = net(x, cfg.code_temperature)
         loss, parts = losses(y, x, commit, mean, std, cfg)
         optimiser.zero_grad(set_to_none=True)
