@@ -87,8 +87,8 @@ def validation_prompts(clips, n=96):
 def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=None, log=print, captions="heldout",
              caption_neighbours=None):
     """Unset guidance and steps take the model's recommended sampling settings (config.json), as the
-    generator process does. `captions`: a held-out set ("heldout", "heldout-b", "heldout-c") or "validation" scenes' own
-    captions."""
+    generator process does. `captions`: a held-out set ("heldout", "heldout-b", "heldout-c") or
+    "validation" scenes' own captions."""
     model = load_model(model_dir)
     fps = model.fps
     val_clips = data.load("synthetic", corpus_dir, "val", fps)
@@ -138,7 +138,7 @@ def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=No
 
     return {
         "model": str(model_dir), "model_id": model.model_id, "fps": fps, "seconds": seconds, "sampling": asdict(options),
-        "prompts": len(items), "top1": float(np.mean(hits)), "top1_served": float(np.mean(served_hits)),
+        "prompts": len(items), "top1": top1(names), "top1_served": top1(served_names),
         "top1_per_member": [top1(n) for n in member_names],
         "top1_served_per_member": [top1(n) for n in member_served_names],
         "recogniser_top1_on_corpus": corpus_top1,
