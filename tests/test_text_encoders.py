@@ -54,3 +54,17 @@ def test_missing_clip_folder_says_what_to_put_where(tmp_path):
         text.load_text_encoder("clip-vit-l14-336")
     with pytest.raises(ValueError, match="unknown text encoder"):
         text.load_text_encoder("glove")
+
+
+def test_cached_features_are_the_encoders_own_and_other_texts_still_encode(minilm):
+    """Training's caption cache gives what the encoder gives, whatever the batch's order and repeats, and
+    passes a text it has not seen to the encoder."""
+    from server.train.text_cache import CachedTextEncoder
+    captions = ["two people hug", "one person pushes the other away", "they shake hands", "two people hug"]
+    cached = CachedTextEncoder(minilm, captions, batch=2)
+    assert len(cached.row) == 3  # each distinct caption once
+    batch = ["they shake hands", "two people hug", "they shake hands"]
+    for got, want in ((cached(batch), minilm(batch)), (cached(batch + ["a new prompt"]), minilm(batch + ["a new prompt"]))):
+        torch.testing.assert_close(got.tokens, want.tokens, atol=1e-5, rtol=0)
+        assert torch.equal(got.pool_index, want.pool_index) and torch.equal(got.mask, want.mask)
+    assert "a new prompt" not in cached.row

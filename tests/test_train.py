@@ -59,7 +59,7 @@ def test_resuming_continues_from_the_last_checkpoint(trained, repo_root):
 
 def test_vq_stage_with_turned_windows_trains_from_the_command_line(trained, repo_root):
     out = run("vq", "--data", str(trained / "corpus"), "--run", str(trained / "turned"), "--steps", "2", "--batch",
-              "4", "--turn", "--config", str(trained / "vq.json"), cwd=repo_root)
+              "4", "--turn", "--shift", "1", "--config", str(trained / "vq.json"), cwd=repo_root)
     assert "vq step 2" in out.stderr and (trained / "turned" / "vq_best.pt").exists()
 
 

@@ -159,27 +159,64 @@ def test_vq_learns_to_reconstruct_a_clip():
     assert eval_error() < 0.3 * before
 
 
-def test_turned_windows_are_the_same_motion_turned_about_the_vertical():
-    """The VQ's turning augmentation: every joint keeps its height, its distance from the vertical axis and
-    its distances to the other joints; rotations and foot contacts are untouched; windows turn differently."""
+def _moved_pair(turn, shift, seed=0):
+    """A random pair's features (2, T, 262) in metres before and after the VQ's augmentation."""
     import numpy as np
     from motion_samples import random_pair
-    from server.motion.features import CONTACTS, POSITIONS, ROTATIONS, VELOCITIES, encode_pair
-    from server.train.vq import turned
+    from server.motion.features import encode_pair
+    from server.train.vq import moved
     (p1, r1), (p2, r2) = random_pair(3, T=20)
-    f = np.stack(encode_pair(p1, r1, p2, r2))  # (2, T, 262), metres
+    f = np.stack(encode_pair(p1, r1, p2, r2))
     mean, std = torch.from_numpy(f.mean((0, 1))), torch.from_numpy(f.std((0, 1)) + 0.1)
     x = (torch.from_numpy(f) - mean) / std
-    y = turned(x, mean, std, torch.Generator().manual_seed(0)) * std + mean
-    x = x * std + mean
-    joints = lambda a, part: a[..., part].reshape(2, -1, 22, 3)  # noqa: E731
-    before, after = joints(x, POSITIONS), joints(y, POSITIONS)
+    y = moved(x, mean, std, torch.Generator().manual_seed(seed), turn, shift) * std + mean
+    return x * std + mean, y
+
+
+def _joints(a, part):
+    return a[..., part].reshape(2, -1, 22, 3)
+
+
+@pytest.mark.parametrize("turn", [180.0, 30.0])
+def test_turned_windows_are_the_same_motion_turned_about_the_vertical(turn):
+    """The VQ's turning augmentation: every joint keeps its height, its distance from the vertical axis and
+    its distances to the other joints; rotations and foot contacts are untouched; windows turn differently,
+    by no more than the largest angle asked for."""
+    from server.motion.features import CONTACTS, POSITIONS, ROTATIONS, VELOCITIES
+    x, y = _moved_pair(turn, 0.0)
+    before, after = _joints(x, POSITIONS), _joints(y, POSITIONS)
     torch.testing.assert_close(after[..., 1], before[..., 1], atol=1e-5, rtol=0)
     torch.testing.assert_close(after[..., [0, 2]].norm(dim=-1), before[..., [0, 2]].norm(dim=-1), atol=1e-4, rtol=0)
     torch.testing.assert_close(torch.cdist(after[0], after[0]), torch.cdist(before[0], before[0]), atol=1e-4, rtol=0)
-    torch.testing.assert_close(joints(y, VELOCITIES).norm(dim=-1), joints(x, VELOCITIES).norm(dim=-1),
+    torch.testing.assert_close(_joints(y, VELOCITIES).norm(dim=-1), _joints(x, VELOCITIES).norm(dim=-1),
                                atol=1e-5, rtol=0)
     for part in (ROTATIONS, CONTACTS):
         torch.testing.assert_close(y[..., part], x[..., part], atol=1e-5, rtol=0)
     moved = (after - before).norm(dim=-1).mean((1, 2))
-    assert (moved > 0.05).all() and abs(moved[0] - moved[1]) > 1e-3  # turned, and by different angles
+    assert (moved > 1e-3).all() and abs(moved[0] - moved[1]) > 1e-4  # turned, and by different angles
+    # the angle each joint turned through about the vertical axis, where it is off the axis
+    heading = lambda p: torch.atan2(p[..., 2], p[..., 0])  # noqa: E731
+    off_axis = before[..., [0, 2]].norm(dim=-1) > 0.2
+    angle = torch.remainder(heading(after) - heading(before) + torch.pi, 2 * torch.pi) - torch.pi
+    for window in range(2):  # each window turns as one body, within the bound
+        turned_by = angle[window][off_axis[window]]
+        assert turned_by.max() - turned_by.min() < 1e-3
+        assert turned_by.abs().max() <= torch.deg2rad(torch.tensor(turn)) + 1e-4
+
+
+def test_shifted_windows_are_the_same_motion_moved_sideways():
+    """The VQ's sideways shift: each window's joints all move by one distance along X, either way and within
+    the bound, and nothing else changes (heights, depths, velocities, rotations, contacts)."""
+    from server.motion.features import POSITIONS
+    shifts = []
+    for seed in range(20):
+        x, y = _moved_pair(0.0, 1.5, seed)
+        offset = _joints(y, POSITIONS) - _joints(x, POSITIONS)
+        torch.testing.assert_close(offset[..., 1:], torch.zeros_like(offset[..., 1:]), atol=1e-5, rtol=0)
+        dx = offset[..., 0].flatten(1)
+        assert (dx.max(1).values - dx.min(1).values < 1e-4).all()  # one rigid shift per window
+        shifts += dx[:, 0].tolist()
+        others = [i for i in range(x.shape[-1]) if i not in range(262)[POSITIONS]]
+        torch.testing.assert_close(y[..., others], x[..., others], atol=1e-5, rtol=0)
+    assert max(map(abs, shifts)) <= 1.5 and min(shifts) < -0.5 and max(shifts) > 0.5
+    assert len(set(shifts)) == len(shifts)  # a different shift per window

@@ -31,6 +31,7 @@ from . import data
 from .decoder import DecoderTrainConfig, train as train_decoder
 from .runs import load_vq, normaliser_for, read_stats
 from .transformer import TransformerTrainConfig, tokenise, train as train_transformer
+from .text_cache import CachedTextEncoder
 from .vq import VQTrainConfig, train as train_vq
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,7 +103,8 @@ def run_transformer(args, stages):
     val_clips = data.load(args.source, args.data, "val", args.fps)
     normaliser = normaliser_for(args.run, train_clips)
     vq = load_vq(args.run)
-    text = load_text_encoder(TEXT_ENCODER)
+    text = CachedTextEncoder(load_text_encoder(TEXT_ENCODER),
+                             [c for clip in train_clips + val_clips for c in clip.captions])
     tokens_train = tokenise(vq, train_clips, normaliser, "cpu")
     tokens_val = tokenise(vq, val_clips, normaliser, "cpu")
     for t_cfg, train_cfg, stage in stages:
@@ -171,10 +173,12 @@ def main(argv=None):
         s.add_argument("--config", help="JSON file of model config overrides")
         s.add_argument("--device")
         if name == "vq":
-            s.add_argument("--turn", action="store_true",
-                           help="turn each training window by a random angle about the vertical axis: for data "
-                                "whose people mostly stay on one axis (the synthetic corpus), which a VQ "
-                                "otherwise learns to ignore the other axis of")
+            s.add_argument("--turn", type=float, nargs="?", const=180.0, default=0.0, metavar="DEGREES",
+                           help="turn each training window about the vertical axis by a random angle of at most "
+                                "DEGREES (alone: any angle): for data whose people mostly stay on one axis (the "
+                                "synthetic corpus), which a VQ otherwise learns to ignore the other axis of")
+            s.add_argument("--shift", type=float, default=0.0, metavar="METRES",
+                           help="move each training window sideways (along X) by a random distance of at most METRES")
     e = sub.add_parser("export", help="write a trained run in our model format")
     e.add_argument("--run", required=True)
     e.add_argument("--out", required=True)
@@ -202,7 +206,8 @@ def main(argv=None):
         overrides = json.loads(Path(args.config).read_text()) if args.config else {}
         runs = {k: v for k, v in (("steps", args.steps), ("batch", args.batch)) if v is not None}
         if args.command == "vq":
-            run_vq(args, replace(DEFAULT_VQ, **overrides), replace(DEFAULT_VQ_TRAIN, **runs, turn=args.turn))
+            run_vq(args, replace(DEFAULT_VQ, **overrides), replace(DEFAULT_VQ_TRAIN, **runs, turn=args.turn,
+                                                                            shift=args.shift))
         elif args.command == "decoder":
             run_decoder(args, replace(DEFAULT_DECODER_TRAIN, **runs))
         elif args.command == "transformer":

@@ -42,9 +42,11 @@ class VQTrainConfig:
     # codes lie close together, so sampling is nearly uniform and the decoder learns only the mean pose for
     # the first ~1,000 steps; 0 (nearest code) learns from the first step, which matters on a short budget.
     code_temperature: float = 0.5
-    # Each training window turned by a random angle about the vertical axis (`turned`). Off in the recipe of
-    # the shipped default model, whose VQ puts everyone at X = 0 (model card, session 16).
-    turn: bool = False
+    # Each training window turned about the vertical axis by a random angle of at most `turn` degrees (180: any)
+    # and moved sideways (along X) by at most `shift` metres. Both 0 in the recipe of the shipped default model,
+    # whose VQ puts everyone at X = 0 (model card, session 16).
+    turn: float = 0.0
+    shift: float = 0.0
 
 
 def windows(clips, normaliser, window):
@@ -70,14 +72,17 @@ def draw(seqs, batch, window, generator):
     return torch.stack(out)
 
 
-def turned(x, mean, std, generator):
-    """Normalised windows (B, T, 262), each turned about the vertical axis through the origin by a random
-    angle. The synthetic corpus is axis-aligned (in 19 of its 24 families both people stay on the Z axis),
-    and a VQ trained on it as it is learns to ignore X. Positions and velocities turn; local rotations and
-    foot contacts do not change."""
-    half_angles = (math.pi * torch.rand(len(x), generator=generator)).tolist()  # place_in_frame's convention
+def moved(x, mean, std, generator, turn, shift):
+    """Normalised windows (B, T, 262), each turned about the vertical axis through the origin by a random angle
+    of at most `turn` degrees and then shifted along X by at most `shift` metres. The synthetic corpus is
+    axis-aligned (in 19 of its 24 families both people stay on the Z axis), and a VQ trained on it as it is
+    learns to ignore X. Positions and velocities turn, positions shift; local rotations and foot contacts do
+    not change."""
+    uniform = lambda: 2 * torch.rand(len(x), generator=generator) - 1  # noqa: E731
+    half_angles = (math.radians(turn) / 2 * uniform()).tolist()  # place_in_frame's convention
+    shifts = (shift * uniform()).tolist()
     metres = (x * std + mean).cpu().numpy()
-    out = np.stack([place_in_frame(window, yaw, (0.0, 0.0)) for window, yaw in zip(metres, half_angles)])
+    out = np.stack([place_in_frame(window, yaw, (dx, 0.0)) for window, yaw, dx in zip(metres, half_angles, shifts)])
     return (torch.from_numpy(out).to(x.device) - mean) / std
 
 
@@ -151,8 +156,8 @@ def train(model_cfg: VQConfig, cfg: VQTrainConfig, train_clips, val_clips, norma
     for step in range(start, cfg.steps):
         set_lr(optimiser, schedule(step))
         x = draw(train_seqs, cfg.batch, cfg.window, gen).to(runner.device)
-        if cfg.turn:
-            x = turned(x, mean, std, gen)
+        if cfg.turn or cfg.shift:
+            x = moved(x, mean, std, gen, cfg.turn, cfg.shift)
         y, commit, perplexity = net(x, cfg.code_temperature)
         loss, parts = losses(y, x, commit, mean, std, cfg)
         optimiser.zero_grad(set_to_none=True)
