@@ -90,6 +90,21 @@ def test_smooth_envelope_is_never_below_its_input():
     assert cleanup.smooth_envelope(np.zeros(50)).max() == 0.0
 
 
+def test_smoothing_takes_out_frame_noise_and_keeps_stillness_and_steady_motion(pair):
+    """`cleanup.smooth`: a still pose and a steady walk (away from the clip's ends) come back as they were;
+    frame-to-frame noise on a real scene is mostly taken out, and the smoothed track is nearer the clean one."""
+    still = np.repeat(pair[0][:1], 40, axis=0)
+    np.testing.assert_allclose(cleanup.smooth(still, FPS), still, atol=1e-12, rtol=0)
+    walk = still + np.arange(40)[:, None, None] * np.array([0.0, 0.0, 0.05])  # 1.5 m/s along Z
+    np.testing.assert_allclose(cleanup.smooth(walk, FPS)[5:-5], walk[5:-5], atol=1e-9, rtol=0)
+    clean = pair[0]
+    noisy = clean + np.random.default_rng(0).normal(0.0, 0.005, clean.shape)  # 5 mm per frame
+    smoothed = cleanup.smooth(noisy, FPS)
+    assert physics.jitter(smoothed, FPS) < 0.3 * physics.jitter(noisy, FPS)
+    assert np.abs(smoothed - clean).mean() < 0.7 * np.abs(noisy - clean).mean()
+    assert cleanup.smooth(noisy, FPS, seconds=0.0) is not noisy and np.array_equal(cleanup.smooth(noisy, FPS, 0.0), noisy)
+
+
 def test_what_the_process_serves_is_the_sample_at_30_fps_cleaned_up(pair):
     """`engine.served_positions`, shared by the generator process and the evaluation: a 15 fps sample
     comes back at 30 fps; a sinking person is lifted, a person that may not move is only resampled."""
