@@ -64,7 +64,8 @@ def test_cached_features_are_the_encoders_own_and_other_texts_still_encode(minil
     cached = CachedTextEncoder(minilm, captions, batch=2)
     assert len(cached.row) == 3  # each distinct caption once
     batch = ["they shake hands", "two people hug", "they shake hands"]
-    for got, want in ((cached(batch), minilm(batch)), (cached(batch + ["a new prompt"]), minilm(batch + ["a new prompt"]))):
+    for texts in (batch, batch + ["a new prompt"]):
+        got, want = cached(texts), minilm(texts)
         torch.testing.assert_close(got.tokens, want.tokens, atol=1e-5, rtol=0)
         assert torch.equal(got.pool_index, want.pool_index) and torch.equal(got.mask, want.mask)
     assert "a new prompt" not in cached.row
