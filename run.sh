@@ -27,6 +27,11 @@ ensure_env() {
   echo "$want" > "$stamp"
 }
 
+# ensure_reader DIR: the prompt reader's weights joined into the venv once (server/reader.py; a no-op after).
+ensure_reader() {
+  "$1/bin/python" -m server.reader prepare
+}
+
 # Real mocap for the retargeting tests: CMU clips from Debian's assimp-testmodels (needs root for apt).
 ensure_mocap() {
   [ -f /usr/share/assimp/models/BVH/01_01.bvh ] && return 0
@@ -44,10 +49,12 @@ cmd=${1:-help}
 case "$cmd" in
   setup)
     ensure_env .venv requirements.txt
+    ensure_reader .venv
     ensure_env .venv-bpy42 requirements-bpy42.txt
     ;;
   test)
     ensure_env .venv requirements.txt
+    ensure_reader .venv
     ensure_env .venv requirements-testdata.txt --no-deps
     ensure_env .venv-bpy42 requirements-bpy42.txt
     ensure_env .venv-bpy42 requirements-testdata.txt --no-deps
@@ -61,6 +68,7 @@ case "$cmd" in
     ;;
   demo|bake)
     ensure_env .venv requirements.txt
+    ensure_reader .venv
     [ "$cmd" = demo ] && [ $# -eq 0 ] && set -- "two people walk towards each other and shake hands"
     entry=$([ "$cmd" = demo ] && echo headless || echo batch)
     # The repository is imported as the package `intermask`, exactly as Blender loads the extension.

@@ -1,17 +1,20 @@
 """Creating the generator's Python environment from the preferences: a venv with the pinned generator
-requirements, built in a background thread whose progress and outcome the UI polls (standard library)."""
+requirements and the prompt reader's weights (`server/reader.py`), built in a background thread whose
+progress and outcome the UI polls (standard library)."""
 
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+from .client import EXTENSION_ROOT
 from .generator import REQUIREMENTS, venv_python
 
 
 class EnvBuilder:
-    def __init__(self, folder, requirements=REQUIREMENTS, python=None):
-        self.folder, self.requirements = Path(folder), Path(requirements)
+    def __init__(self, folder, requirements=REQUIREMENTS, python=None, reader=True):
+        """`reader`: also prepare the prompt reader (a 400 MB download) once the packages are in."""
+        self.folder, self.requirements, self.reader = Path(folder), Path(requirements), reader
         self.python = python or sys.executable
         self.lines = []
         self.stage = "waiting"
@@ -38,15 +41,18 @@ class EnvBuilder:
 
     def _step(self, stage, command):
         self.stage = stage
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   cwd=str(EXTENSION_ROOT))
         for line in process.stdout:
             self.lines.append(line.rstrip())
         return process.wait() == 0
 
     def _run(self):
+        python = str(venv_python(self.folder))
         ok = self._step("creating the environment", [self.python, "-m", "venv", str(self.folder)]) and \
             self._step("installing torch and the model's packages",
-                       [str(venv_python(self.folder)), "-m", "pip", "install", "--disable-pip-version-check",
-                        "--progress-bar", "off", "-r", str(self.requirements)])
+                       [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
+                        "-r", str(self.requirements)]) and \
+            (not self.reader or self._step("preparing the prompt reader", [python, "-m", "server.reader", "prepare"]))
         self.stage = "done" if ok else self.stage
         self.state = "done" if ok else "failed"

@@ -6,6 +6,7 @@ a run within one sampling step, and the other requests of that batch go back to 
 
 import os
 import resource
+import sys
 import threading
 import time
 from collections import deque
@@ -123,6 +124,7 @@ class Engine:
         self.pipeline = None
         self.model_id = None
         self.recommended = {}
+        self.reader = None  # the prompt reader's name once loaded, or why it is not there
         self.queue = deque()
         self.lock = threading.Condition()
         self.running = []  # jobs of the batch being sampled
@@ -161,7 +163,7 @@ class Engine:
     def hello(self, rid):
         return {"event": "hello", "id": rid, "protocol": protocol.VERSION, "model_id": self.model_id,
                 "model_source": self.source.describe(), "model_hash": self.model_hash,
-                "loaded": self.pipeline is not None, "sampling": self.recommended,
+                "loaded": self.pipeline is not None, "sampling": self.recommended, "reader": self.reader,
                 "device": self.device, "threads": torch.get_num_threads(),
                 "capabilities": [op for op in protocol.OPS if op != "hello"],
                 "limits": {name: list(spec[2]) for name, spec in protocol.SAMPLING_FIELDS.items()},
@@ -249,12 +251,17 @@ class Engine:
     def _ensure_model(self):
         if self.pipeline is None:
             model = self.source.load()
-            self.pipeline = Pipeline(model, self.device)
+            pipeline = Pipeline(model, self.device)
+            reader = pipeline.reader  # loaded with the model, so that the first prompt waits for neither
+            self.reader = reader.name if reader else pipeline.reader_note
+            if pipeline.reader_note:
+                print(f"warning: {pipeline.reader_note}", file=sys.stderr, flush=True)
+            self.pipeline = pipeline
             self.model_id = model.model_id
             self.recommended = model.sampling
 
     def _release(self, job):
-        self.pipeline = None
+        self.pipeline = self.reader = None
         self.model_id = None
         self.recommended = {}
         import gc

@@ -50,8 +50,23 @@ def token_steps(seconds, fps):
     return int(round(seconds * fps)) // FRAMES_PER_TOKEN
 
 
+def remembered(cache, keys, compute):
+    """[cache[k] for k in keys], computing the missing ones in one call of `compute(new keys) -> values`;
+    the cache keeps the CACHED_PROMPTS most recently added keys."""
+    new = [k for k in dict.fromkeys(keys) if k not in cache]
+    if new:
+        cache.update(zip(new, compute(new)))
+    values = [cache[k] for k in keys]
+    for old in list(cache)[:max(len(cache) - CACHED_PROMPTS, 0)]:
+        del cache[old]
+    return values
+
+
 class Pipeline:
-    def __init__(self, model: LoadedModel, device="cpu", text_encoder=None):
+    def __init__(self, model: LoadedModel, device="cpu", text_encoder=None, reader=None):
+        """`reader`: the prompt reader (`server/reader.py`) for a bank indexed by one; by default loaded
+        when a prompt is first read, and where it cannot be (`reader_note` says why) the condition vectors
+        read prompts instead."""
         self.model = model
         self.device = torch.device(device)
         model.vq.to(self.device)
@@ -60,8 +75,10 @@ class Pipeline:
             model.captions = model.captions.to(self.device)
         self.text_encoder = text_encoder or load_text_encoder(model.text_encoder, model.text_encoder_folder,
                                                               self.device)
+        self._reader, self.reader_note = reader, None
         self._conditions = {}  # prompt -> condition vector, oldest first (text is padded to a fixed length,
         # so a prompt's vector does not depend on the prompts encoded with it)
+        self._readings = {}  # prompt -> index of the caption it is read as
 
     @property
     def fps(self):
@@ -69,30 +86,61 @@ class Pipeline:
 
     @torch.no_grad()
     def condition(self, prompts, neighbours=0):
-        """Prompts -> condition vectors (B, text_dim); with `neighbours`, each projected onto that many
-        nearest captions of the model's caption bank (`CaptionBank.project`)."""
+        """Prompts -> condition vectors (B, text_dim); with `neighbours`, each prompt is read as one of the
+        caption bank's captions (`read`) and answered as the blend of that many captions nearest to it
+        (`CaptionBank.project`; 1: that caption's own vector)."""
         for prompt in prompts:
             if not prompt.strip():
                 raise RequestError("the prompt is empty: describe what the two people do", "prompt")
-        new = [p for p in dict.fromkeys(prompts) if p not in self._conditions]
-        if new:
-            t = self.text_encoder(new)
-            vectors = self.model.transformer.encode_text(t.tokens.to(self.device), t.pool_index.to(self.device),
-                                                         t.mask.to(self.device))
-            self._conditions.update(zip(new, vectors))
-        cond = torch.stack([self._conditions[p] for p in prompts])
-        for old in list(self._conditions)[:max(len(self._conditions) - CACHED_PROMPTS, 0)]:
-            del self._conditions[old]
-        return self._bank(neighbours).project(cond, neighbours) if neighbours else cond
+        if neighbours:
+            bank = self._bank(neighbours)
+            return bank.project(bank.vectors[self.read(prompts)], neighbours)
+        return torch.stack(remembered(self._conditions, prompts, self._encode))
+
+    def _encode(self, prompts):
+        t = self.text_encoder(prompts)
+        return self.model.transformer.encode_text(t.tokens.to(self.device), t.pool_index.to(self.device),
+                                                  t.mask.to(self.device))
+
+    @property
+    def reader(self):
+        """The prompt reader for this model's bank, or None (no bank, a bank without reader vectors, or a
+        reader that could not be loaded: `reader_note`)."""
+        bank = self.model.captions
+        if self._reader is None and self.reader_note is None and bank is not None and bank.reader:
+            from .reader import READER, ReaderMissing, SentenceReader
+            try:
+                if bank.reader != READER:
+                    raise ReaderMissing(f"this generator has no reader {bank.reader!r}")
+                self._reader = SentenceReader(device=self.device)
+            except ReaderMissing as error:
+                self.reader_note = f"{error}; prompts are read by the model's own text encoder instead"
+        return self._reader
+
+    @torch.no_grad()
+    def read(self, prompts):
+        """Prompts -> the index in the caption bank of the caption each is read as: the reader's choice
+        (`reader.choose`), or without a reader the caption whose condition vector is nearest."""
+        self._bank(1)
+        return remembered(self._readings, prompts, self._read)
+
+    def _read(self, prompts):
+        bank = self.model.captions
+        if self.reader is None:
+            return bank.nearest(torch.stack(remembered(self._conditions, prompts, self._encode)), 1)[1][:, 0].tolist()
+        from .reader import choose
+        similarity = self.reader(prompts).to(bank.reader_vectors.device) @ bank.reader_vectors.T
+        return choose(similarity, bank.families)
 
     def understood(self, prompt):
-        """(caption, family) of the training caption the model understands `prompt` as (the nearest in its
-        caption bank; family None where the bank has none), or None for a model without a bank."""
+        """(caption, family) of the training caption the model understands `prompt` as (`read`; family None
+        where the bank has none), or None for a model without a bank."""
         bank = self.model.captions
         if bank is None:
             return None
-        _, index = bank.nearest(self.condition([prompt]), 1)
-        i = int(index[0, 0])
+        if not prompt.strip():
+            raise RequestError("the prompt is empty: describe what the two people do", "prompt")
+        i = self.read([prompt])[0]
         return bank.captions[i], bank.families[i] if bank.families else None
 
     def _bank(self, neighbours):

@@ -131,3 +131,29 @@ def test_a_foot_dipping_into_the_floor_is_raised_by_its_leg(walker):
     deep = walker - np.array([0.0, 0.2, 0.0])  # a whole body 20 cm under: the legs take 3 cm of it, no more
     assert np.allclose(feet.raise_sunk_feet(deep)[:, TOE, 1].min(), deep[:, TOE, 1].min() + feet.FOOT_RAISE_LIMIT,
                        atol=0.01)
+
+
+def test_feet_gliding_with_a_running_body_are_given_turns_to_stand():
+    """A small model's running slides both feet along the floor with the body. Put-in stances, alternating
+    between the legs, hold each foot still in its turn while the other steps; real running is left alone."""
+    runner = corpus.samples(1, seed=3, families=["chase"])[0].positions[0]
+    assert not feet.paced_steps(runner, FPS, feet.planted(runner, FPS)).any()
+    glider = runner.copy()
+    pelvis = runner[:, J["pelvis"], :]
+    for joint in sk.CONTACT_JOINTS:  # each foot carried along at its mean place under the body, near the floor
+        offset = (runner[:, joint] - pelvis)[:, [0, 2]].mean(0)
+        glider[:, joint, 0], glider[:, joint, 2] = pelvis[:, 0] + offset[0], pelvis[:, 2] + offset[1]
+        glider[:, joint, 1] = np.minimum(runner[:, joint, 1], 0.06)
+    paced = feet.paced_steps(glider, FPS, feet.planted(glider, FPS))
+    left, right = paced[:, ANKLE_CHANNEL], paced[:, sk.CONTACT_JOINTS.index(J["right_ankle"])]
+    assert len(feet.runs(left)) >= 5 and len(feet.runs(right)) >= 5
+    assert not (left & right).any()  # the legs take turns
+    turns = [end - start for start, end in feet.runs(left)]
+    assert max(turns) <= feet.STANCE_SECONDS[1] * FPS + 1  # a runner's stance, not a stand
+
+    out = feet.plant_feet(glider, FPS)
+    speed = np.linalg.norm(np.gradient(out[:, ANKLE][:, [0, 2]], axis=0), axis=-1) * FPS
+    inner = np.concatenate([np.arange(start + 2, end - 2) for start, end in feet.runs(left)])
+    assert np.median(speed[inner]) < 0.05  # held inside each turn (reach permitting)
+    assert physics.foot_skate(out, FPS) < 0.8 * physics.foot_skate(glider, FPS)
+    assert np.array_equal(out[:, J["pelvis"]], glider[:, J["pelvis"]])  # the body is not moved

@@ -286,11 +286,11 @@ def test_preferences_draw_and_the_environment_builder(ext, tmp_path):
     assert any("model_path" == args[1] for name, args, _ in log if name == "prop")
     good = tmp_path / "ok.txt"
     good.write_text("# nothing to install\n")
-    built = EnvBuilder(tmp_path / "env", good).start()
+    built = EnvBuilder(tmp_path / "env", good, reader=False).start()
     assert built.join(300) == "done" and "ready" in built.outcome
     bad = tmp_path / "bad.txt"
     bad.write_text("this is not == a requirement\n")
-    failed = EnvBuilder(tmp_path / "env", bad).start()
+    failed = EnvBuilder(tmp_path / "env", bad, reader=False).start()
     assert failed.join(300) == "failed" and "installing" in failed.outcome and "requirement" in failed.outcome.lower()
 
 

@@ -205,7 +205,10 @@ def test_the_embedded_default_model_serves_every_operation():
         # with the recommended settings the sample's hands stop 7-8 cm short; the clean-up closes them
         (shaken, _), = decode_motion(c.generate("two people shake hands", seed=1, seconds=3.0).wait(120))
         assert physics.contact_distance(*shaken, "handshake") < 0.01
-        assert c.request("hello").wait(30)["model_id"] == result["model_id"]
+        hello = c.request("hello").wait(30)
+        assert hello["model_id"] == result["model_id"]
+        from server import reader as rd  # read by the paraphrase reader where it is prepared, else said why not
+        assert hello["reader"] == rd.READER if rd.prepared(rd.reader_folder()) else "not prepared" in hello["reader"]
         (pos, _), = decode_motion(result)
         # 2 s at the model's 15 fps, whole tokens of 4 frames, served at 30 fps
         assert pos.shape == (2, result["frames"], 22, 3) and 52 <= result["frames"] <= 60

@@ -24,6 +24,9 @@ class CaptionBank:
     # each caption's interaction family, for a corpus that labels them (the synthetic one): what the clean-up
     # completes contacts by (`server/motion/contacts.py`)
     families: list | None = None
+    # the prompt reader's unit vectors of the captions (N, reader_dim) and its name (`server/reader.py`)
+    reader: str | None = None
+    reader_vectors: torch.Tensor | None = None
 
     def __post_init__(self):
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.captions) or not self.captions:
@@ -32,11 +35,21 @@ class CaptionBank:
         if self.families is not None and len(self.families) != len(self.captions):
             raise ValueError(f"a caption bank needs one family per caption: {len(self.captions)} captions, "
                              f"{len(self.families)} families")
+        if (self.reader is None) != (self.reader_vectors is None) or \
+                (self.reader_vectors is not None and len(self.reader_vectors) != len(self.captions)):
+            raise ValueError(f"a caption bank's reader needs a name and one vector per caption: {self.reader!r}, "
+                             f"{len(self.captions)} captions")
         self.vectors = self.vectors.float()
+        if self.reader_vectors is not None:
+            self.reader_vectors = F.normalize(self.reader_vectors.float(), dim=-1)
         self._unit = F.normalize(self.vectors, dim=-1)
 
     def to(self, device):
-        return CaptionBank(self.captions, self.vectors.to(device), self.families)
+        reader_vectors = self.reader_vectors.to(device) if self.reader_vectors is not None else None
+        return CaptionBank(self.captions, self.vectors.to(device), self.families, self.reader, reader_vectors)
+
+    def with_reader(self, reader, reader_vectors):
+        return CaptionBank(self.captions, self.vectors, self.families, reader, reader_vectors)
 
     def nearest(self, cond, neighbours):
         """cond (B, text_dim) -> (similarities, indices), each (B, neighbours), most similar first."""

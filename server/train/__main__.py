@@ -26,6 +26,7 @@ from ..model.caption_bank import CaptionBank
 from ..model.text import load_text_encoder
 from ..model.transformer import MaskTransformer, TransformerConfig
 from ..model.vqvae import VQConfig
+from ..reader import ReaderMissing, SentenceReader
 from ..synth import corpus
 from . import data
 from .decoder import DecoderTrainConfig, train as train_decoder
@@ -148,6 +149,12 @@ def export(run, out, model_id, fps, extra=None, sampling=None, caption_clips=Non
                         sampling or {})
     if caption_clips is not None:
         model.captions = caption_bank(model, caption_clips)
+        try:
+            reader = SentenceReader()
+            model.captions = model.captions.with_reader(reader.name, reader(model.captions.captions))
+        except ReaderMissing as error:
+            print(f"warning: the caption bank goes without the prompt reader's vectors ({error}); "
+                  f"`python -m server.reader index {out}` adds them later", file=sys.stderr)
     save(model, out, extra={"training": {**steps, "validation_loss": float(state["loss"]), **(extra or {})}})
     print(f"exported {model_id} to {out}", file=sys.stderr)
 
