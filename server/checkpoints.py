@@ -6,7 +6,8 @@
   read with `torch.load(weights_only=True)` (no pickled code runs) and loaded with `strict=True`.
 * Our format: a folder with `config.json`, `vq.safetensors`, `transformer.safetensors` and `stats.npz`
   (the normalisation mean and std), and for a model trained on template captions `captions.safetensors`
-  (its caption bank: the captions' condition vectors, the captions and their families in the metadata).
+  (its caption bank: the captions' condition vectors, optionally the prompt reader's vectors of them in
+  int8 with per-caption scales, and the captions, their families and the reader's name in the metadata).
 
 `python -m server.checkpoints convert ...` turns an official checkpoint into our format."""
 

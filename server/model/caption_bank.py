@@ -5,7 +5,9 @@ A model trained on a closed set of caption templates (the synthetic corpus) foll
 better than other wordings of the same request: the text encoder places a paraphrase near the right
 captions, but off the vectors the transformer was trained on. Projecting onto the captions it knows trades
 what the prompt says beyond them, which such a model could not act out anyway, for being understood.
-Models trained on free-form captions (InterHuman) have no bank and need none."""
+Which caption a prompt is read as may also be chosen by a paraphrase model (`server/reader.py`), whose
+vectors of the captions the bank then carries. Models trained on free-form captions (InterHuman) have no
+bank and need none."""
 
 from dataclasses import dataclass
 
