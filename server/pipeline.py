@@ -50,6 +50,12 @@ def token_steps(seconds, fps):
     return int(round(seconds * fps)) // FRAMES_PER_TOKEN
 
 
+def check_prompts(prompts):
+    for prompt in prompts:
+        if not prompt.strip():
+            raise RequestError("the prompt is empty: describe what the two people do", "prompt")
+
+
 def remembered(cache, keys, compute):
     """[cache[k] for k in keys], computing the missing ones in one call of `compute(new keys) -> values`;
     the cache keeps the CACHED_PROMPTS most recently added keys."""
@@ -89,9 +95,7 @@ class Pipeline:
         """Prompts -> condition vectors (B, text_dim); with `neighbours`, each prompt is read as one of the
         caption bank's captions (`read`) and answered as the blend of that many captions nearest to it
         (`CaptionBank.project`; 1: that caption's own vector)."""
-        for prompt in prompts:
-            if not prompt.strip():
-                raise RequestError("the prompt is empty: describe what the two people do", "prompt")
+        check_prompts(prompts)
         if neighbours:
             bank = self._bank(neighbours)
             return bank.project(bank.vectors[self.read(prompts)], neighbours)
@@ -121,6 +125,7 @@ class Pipeline:
     def read(self, prompts):
         """Prompts -> the index in the caption bank of the caption each is read as: the reader's choice
         (`reader.choose`), or without a reader the caption whose condition vector is nearest."""
+        check_prompts(prompts)
         self._bank(1)
         return remembered(self._readings, prompts, self._read)
 
@@ -138,8 +143,6 @@ class Pipeline:
         bank = self.model.captions
         if bank is None:
             return None
-        if not prompt.strip():
-            raise RequestError("the prompt is empty: describe what the two people do", "prompt")
         i = self.read([prompt])[0]
         return bank.captions[i], bank.families[i] if bank.families else None
 

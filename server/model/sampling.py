@@ -22,8 +22,8 @@ class SamplingOptions:
     temperature: float = 1.0  # divides the filtered logits; 1.0 is the official behaviour
     gumbel: bool = False  # official `gsample`: Gumbel-max instead of categorical sampling
     batched_guidance: bool = True  # conditional and unconditional passes as one batch
-    caption_neighbours: int = 0  # 1: a prompt answered as its nearest training caption, k > 1: a blend of k
-    # (caption_bank.py); 0: as worded
+    caption_neighbours: int = 0  # 1: a prompt answered as the training caption it is read as, k > 1: a blend
+    # of the k captions nearest that one (caption_bank.py, pipeline.py: read); 0: as worded
 
     def __post_init__(self):
         if self.steps < 1:
