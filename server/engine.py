@@ -124,7 +124,7 @@ class Engine:
         self.pipeline = None
         self.model_id = None
         self.recommended = {}
-        self.reader = None  # the prompt reader's name once loaded, or why it is not there
+        self.reader = self.reader_note = None  # the prompt reader's name once loaded, or why there is none
         self.queue = deque()
         self.lock = threading.Condition()
         self.running = []  # jobs of the batch being sampled
@@ -163,7 +163,8 @@ class Engine:
     def hello(self, rid):
         return {"event": "hello", "id": rid, "protocol": protocol.VERSION, "model_id": self.model_id,
                 "model_source": self.source.describe(), "model_hash": self.model_hash,
-                "loaded": self.pipeline is not None, "sampling": self.recommended, "reader": self.reader,
+                "loaded": self.pipeline is not None, "sampling": self.recommended,
+                "reader": self.reader, "reader_note": self.reader_note,
                 "device": self.device, "threads": torch.get_num_threads(),
                 "capabilities": [op for op in protocol.OPS if op != "hello"],
                 "limits": {name: list(spec[2]) for name, spec in protocol.SAMPLING_FIELDS.items()},
@@ -253,7 +254,7 @@ class Engine:
             model = self.source.load()
             pipeline = Pipeline(model, self.device)
             reader = pipeline.reader  # loaded with the model, so that the first prompt waits for neither
-            self.reader = reader.name if reader else pipeline.reader_note
+            self.reader, self.reader_note = reader and reader.name, pipeline.reader_note
             if pipeline.reader_note:
                 print(f"warning: {pipeline.reader_note}", file=sys.stderr, flush=True)
             self.pipeline = pipeline
@@ -261,7 +262,7 @@ class Engine:
             self.recommended = model.sampling
 
     def _release(self, job):
-        self.pipeline = self.reader = None
+        self.pipeline = self.reader = self.reader_note = None
         self.model_id = None
         self.recommended = {}
         import gc

@@ -3,7 +3,8 @@
 Requests (client -> server) carry an "op" and an "id" (a string the replies repeat):
   hello                              -> hello event (protocol, model id, device, capabilities, limits,
                                         and once the model is loaded its recommended sampling settings
-                                        and its prompt reader: a name, or why there is none)
+                                        and its prompt reader: reader, a name or null, and reader_note,
+                                        why there is none where the model's bank asks for one)
   generate  prompt, seconds, seed, candidates, steps, guidance, topk_ratio, temperature, caption_neighbours
             (sampling fields a request leaves out take the model's recommended value, else the protocol's
             default) -> result (candidates; understood_as: with caption_neighbours, the training caption

@@ -208,7 +208,8 @@ def test_the_embedded_default_model_serves_every_operation():
         hello = c.request("hello").wait(30)
         assert hello["model_id"] == result["model_id"]
         from server import reader as rd  # read by the paraphrase reader where it is prepared, else said why not
-        assert hello["reader"] == rd.READER if rd.prepared(rd.reader_folder()) else "not prepared" in hello["reader"]
+        ready = rd.prepared(rd.reader_folder())
+        assert (hello["reader"], hello["reader_note"] is None) == ((rd.READER, True) if ready else (None, False))
         (pos, _), = decode_motion(result)
         # 2 s at the model's 15 fps, whole tokens of 4 frames, served at 30 fps
         assert pos.shape == (2, result["frames"], 22, 3) and 52 <= result["frames"] <= 60

@@ -242,6 +242,8 @@ def test_default_recipe_rehearsed_end_to_end_then_found_finished(tmp_path, repo_
     # the caption bank holds the training corpus's captions, and the model recommends answering from it
     train_captions = {c for clip in data.load("synthetic", tmp_path / "run" / "corpus", "train", 15) for c in clip.captions}
     assert set(model.captions.captions) == train_captions and model.sampling["caption_neighbours"] == 1
+    from server import reader as rd  # and, where the reader is prepared, its vectors of them (as shipped)
+    assert model.captions.reader == (rd.READER if rd.prepared(rd.reader_folder()) else None)
     options = SamplingOptions(steps=2, **model.sampling)
     motion = Pipeline(model).generate(["two people shake hands"], [2.0], [0], options)[0]
     assert motion.shape == (2, 28, 262) and np.isfinite(motion).all()

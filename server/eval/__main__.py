@@ -138,7 +138,8 @@ def evaluate(model_dir, corpus_dir, seconds=6.0, seed=0, guidance=None, steps=No
 
     return {
         "model": str(model_dir), "model_id": model.model_id, "fps": fps, "seconds": seconds, "sampling": asdict(options),
-        "prompts": len(items), "top1": top1(names), "top1_served": top1(served_names),
+        "prompts": len(items), "reader": pipeline.reader and pipeline.reader.name, "top1": top1(names),
+        "top1_served": top1(served_names),
         "top1_per_member": [top1(n) for n in member_names],
         "top1_served_per_member": [top1(n) for n in member_served_names],
         "recogniser_top1_on_corpus": corpus_top1,
@@ -175,7 +176,7 @@ def main(argv=None):
     else:
         report = evaluate(args.model, args.corpus, args.seconds, args.seed, args.guidance, log=log,
                           captions=args.captions, caption_neighbours=args.caption_neighbours)
-        keys = ("model_id", "top1", "top1_served", "top1_served_per_member", "recogniser_top1_on_corpus",
+        keys = ("model_id", "reader", "top1", "top1_served", "top1_served_per_member", "recogniser_top1_on_corpus",
                 "physics_ratio", "physics_ratio_raw")
     text = json.dumps(report, indent=2)
     if args.out:
