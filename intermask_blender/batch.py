@@ -97,7 +97,7 @@ class Baker:
         return {"name": item.name, "line": item.line, "prompt": item.prompt, "seconds": item.seconds,
                 "seed": item.seed, "candidates": item.candidates, "rigs": [r.name for r in rigs],
                 "frames": int(motions[0][0].shape[1]), "fps": sk.FPS, "model_id": result["model_id"],
-                "understood_as": result.get("understood_as"),
+                "understood_as": result.get("understood_as"), "reader_note": result.get("reader_note"),
                 "files": files, "physics": physics.as_dict(),
                 "timings": {"generate_s": result["timings"]["total_s"], "bake_s": round(baked - started, 3),
                             "export_s": round(exported - baked, 3),

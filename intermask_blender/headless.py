@@ -34,6 +34,8 @@ def generate_positions(client, prompt, seconds, seed, log=print):
         f"{time.perf_counter() - started:.1f} s")
     if result.get("understood_as"):
         log(f"  understood as: {result['understood_as']}")
+    if result.get("reader_note"):
+        log(f"  warning: {result['reader_note']}")
     return positions, contacts, result
 
 

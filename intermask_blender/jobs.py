@@ -17,6 +17,7 @@ class Job:
         self.error = None
         self.takes = []
         self.understood_as = None  # the training caption the model answered the prompt as, if it says
+        self.reader_note = None  # why the generator read the prompt without its prompt reader, if it did
         self.request = None
         self._cancel_asked = False
         # the first request starts the generator (seconds of imports): off the main thread
@@ -50,6 +51,7 @@ class Job:
                 try:
                     self.takes = self.plan.apply(event)
                     self.understood_as = event.get("understood_as")
+                    self.reader_note = event.get("reader_note")
                     self.state = "done"
                 except Exception as e:  # noqa: BLE001 - reported to the user, never a half-applied silence
                     self.state, self.error = "failed", f"applying the result failed: {e}"

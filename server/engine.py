@@ -347,6 +347,7 @@ class Engine:
                    "parents": list(sk.PARENTS), "contact_joints": list(sk.CONTACT_JOINTS), "candidates": candidates,
                    "batch_rows": batch_rows or len(candidates),
                    "understood_as": understood[0] if understood else None,
+                   "reader_note": self.reader_note if understood else None,
                    "timings": {"queued_s": round(start - job.received, 4), "load_s": round(loaded - start, 4),
                                "sampling_s": round(sampled - loaded, 4), "total_s": round(done - job.received, 4)}})
 

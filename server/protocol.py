@@ -8,7 +8,8 @@ Requests (client -> server) carry an "op" and an "id" (a string the replies repe
   generate  prompt, seconds, seed, candidates, steps, guidance, topk_ratio, temperature, caption_neighbours
             (sampling fields a request leaves out take the model's recommended value, else the protocol's
             default) -> result (candidates; understood_as: with caption_neighbours, the training caption
-            the prompt was answered as, else null)
+            the prompt was answered as, else null; reader_note: why it was read without the model's prompt
+            reader, else null)
   react     the same plus given (one person's joint positions), given_person
   inpaint   the same plus motion (both persons' positions), start_frame, end_frame, persons
   cancel    target (the id of a queued or running request) -> ack; the target ends with error "cancelled"

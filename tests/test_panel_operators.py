@@ -302,3 +302,18 @@ def test_the_batch_command_is_registered_for_blender_command_line(ext):
     with pytest.raises(SystemExit) as stop:
         addon.bake_command(["/nonexistent/prompts.jsonl", "--out", "/tmp/intermask-nothing"])
     assert stop.value.code == 2
+
+
+def test_the_status_line_says_how_the_prompt_was_read(ext):
+    """The caption a prompt was answered as (unless it is the prompt), and a warning where the generator read
+    it without its prompt reader."""
+    from intermask.intermask_blender.ui.operators import understood
+
+    def job(reading, note=None, prompt="friends greet with a hug"):
+        return SimpleNamespace(understood_as=reading, reader_note=note, plan=SimpleNamespace(prompt=prompt))
+    assert understood(job("one person hugs the other.")) == ", understood as 'one person hugs the other.'"
+    assert understood(job("Two people hug.", prompt="two people hug")) == ""
+    assert understood(job(None)) == ""
+    warned = understood(job("one person hugs the other.", "the prompt reader is not prepared"))
+    assert warned.startswith(", understood as") and warned.endswith("(read without the prompt reader: "
+                                                                    "the prompt reader is not prepared)")

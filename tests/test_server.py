@@ -347,3 +347,26 @@ def test_a_models_recommended_sampling_fills_only_what_the_request_leaves_out(mo
     finally:
         plain.stop()
         recommended.stop()
+
+
+def test_a_prompt_read_without_the_models_prompt_reader_says_so(tmp_path):
+    """A bank indexed by a reader this generator lacks: prompts are read by the condition vectors, and
+    hello and every result say why (the panel, the demo's log and the batch manifest show it)."""
+    import torch
+    from server.train.__main__ import caption_bank
+    from server.train.data import Clip
+    model = small_model()
+    captions = ["two people shake hands.", "one person hugs the other.", "two people bow to each other."]
+    model.captions = caption_bank(model, [Clip(None, [c], f) for c, f in zip(captions, ("handshake", "hug", "bow"))])
+    model.captions = model.captions.with_reader("some-other-reader", torch.randn(3, 8))
+    model.sampling = {"caption_neighbours": 1}
+    checkpoints.save(model, tmp_path)
+    c = make_client(tmp_path)
+    try:
+        result = c.generate("two people hug", **FAST).wait(120)
+        assert result["understood_as"] in captions and "some-other-reader" in result["reader_note"]
+        hello = c.request("hello").wait(30)
+        assert hello["reader"] is None and hello["reader_note"] == result["reader_note"]
+        assert c.generate("two people hug", caption_neighbours=0, **FAST).wait(120)["reader_note"] is None
+    finally:
+        c.stop()

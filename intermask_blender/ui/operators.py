@@ -38,10 +38,12 @@ def start_job(context):
 
 
 def understood(job):
-    """How the model read the prompt, where it says and the reading is not the prompt itself."""
+    """How the model read the prompt, where it says and the reading is not the prompt itself, and a warning
+    where the generator read it without its prompt reader."""
     reading = job.understood_as
     same = reading and reading.strip(" .").lower() == job.plan.prompt.strip(" .").lower()
-    return f", understood as '{reading}'" if reading and not same else ""
+    note = f" (read without the prompt reader: {job.reader_note})" if job.reader_note else ""
+    return (f", understood as '{reading}'" if reading and not same else "") + note
 
 
 def finish_job(context, job):
