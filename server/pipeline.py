@@ -98,7 +98,8 @@ class Pipeline:
         check_prompts(prompts)
         if neighbours:
             bank = self._bank(neighbours)
-            return bank.project(bank.vectors[self.read(prompts)], neighbours)
+            read = bank.vectors[self.read(prompts)]
+            return read if neighbours == 1 else bank.project(read, neighbours)
         return torch.stack(remembered(self._conditions, prompts, self._encode))
 
     def _encode(self, prompts):

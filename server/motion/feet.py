@@ -31,12 +31,19 @@ def runs(flags):
     return list(zip(change[::2], change[1::2]))
 
 
-def planted(p, fps):
-    """(T, 4) bool in `skeleton.CONTACT_JOINTS` order: the foot joint is at contact height and moving
-    horizontally slower than PLANT_SPEED (central differences), for at least MIN_HOLD_SECONDS."""
+def foot_motion(p, fps):
+    """(T, 4) horizontal speeds (central differences) of the `skeleton.CONTACT_JOINTS`, and (T, 4) bool: at
+    contact height."""
     feet = p[:, list(sk.CONTACT_JOINTS)]
     speed = norm(np.gradient(feet[..., [0, 2]], axis=0)) * fps if len(p) > 1 else np.zeros(feet.shape[:2])
-    still = (feet[..., 1] < np.array(sk.CONTACT_HEIGHTS)) & (speed < PLANT_SPEED)
+    return speed, feet[..., 1] < np.array(sk.CONTACT_HEIGHTS)
+
+
+def planted(p, fps):
+    """(T, 4) bool in `skeleton.CONTACT_JOINTS` order: the foot joint is at contact height and moving
+    horizontally slower than PLANT_SPEED, for at least MIN_HOLD_SECONDS."""
+    speed, low = foot_motion(p, fps)
+    still = low & (speed < PLANT_SPEED)
     shortest = MIN_HOLD_SECONDS * fps
     for channel in range(still.shape[1]):
         for start, end in runs(still[:, channel]):
@@ -52,17 +59,14 @@ def paced_steps(p, fps, still):
     0.88). The two legs take turns on one step cycle paced by the pelvis, each stance long enough for the
     body to pass STANCE_TRAVEL over the foot (within STANCE_SECONDS), so that each stance is held in place
     and each swing lifted like a step (`plant_feet`)."""
-    T = len(p)
-    if T < 2:
-        return np.zeros((T, len(sk.CONTACT_JOINTS)), bool)
-    feet = p[:, list(sk.CONTACT_JOINTS)]
-    speed = norm(np.gradient(feet[..., [0, 2]], axis=0)) * fps
-    low = feet[..., 1] < np.array(sk.CONTACT_HEIGHTS)
-    pelvis = norm(np.gradient(p[:, 0, [0, 2]], axis=0)) * fps
+    out = np.zeros_like(still)
+    if len(p) < 2:
+        return out
+    speed, low = foot_motion(p, fps)
+    pelvis = norm(np.gradient(p[:, J["pelvis"], [0, 2]], axis=0)) * fps
     pace = np.convolve(np.pad(pelvis, 7, mode="edge"), np.ones(15) / 15, mode="valid")  # half a second
     stance = np.clip(STANCE_TRAVEL / np.maximum(pace, 1e-6), *STANCE_SECONDS)
     phase = np.cumsum(1.0 / (2 * stance * fps))  # one cycle: a stance of each leg
-    out = np.zeros_like(still)
     for leg, (ankle, toe) in enumerate(((0, 1), (2, 3))):
         gliding = (low[:, ankle] | low[:, toe]) & ~(still[:, ankle] | still[:, toe])
         turn = (phase + 0.5 * leg) % 1.0 < 0.5
