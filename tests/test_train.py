@@ -19,10 +19,10 @@ TINY_VQ = {"nb_code": 32, "code_dim": 16, "width": 16}
 TINY_T = {"latent_dim": 32, "ff_size": 64, "num_layers": 1, "num_heads": 2, "adapter_ff": 64}
 
 
-def run(*args, cwd):
-    out = subprocess.run([sys.executable, "-m", "server.train", *args], cwd=cwd, capture_output=True, text=True,
-                         env={"PYTHONPATH": str(cwd), "OMP_NUM_THREADS": "2", "PATH": "/usr/bin:/bin",
-                              "HOME": str(cwd)}, timeout=600)
+def run(*args, cwd, launcher=(), threads=2):
+    out = subprocess.run([sys.executable, *launcher, "-m", "server.train", *args], cwd=cwd, capture_output=True,
+                         text=True, env={"PYTHONPATH": str(cwd), "OMP_NUM_THREADS": str(threads),
+                                         "PATH": "/usr/bin:/bin", "HOME": str(cwd)}, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     return out
 
@@ -246,4 +246,19 @@ def test_default_recipe_rehearsed_end_to_end_then_found_finished(tmp_path, repo_
     assert model.captions.reader == (rd.READER if rd.prepared(rd.reader_folder()) else None)
     options = SamplingOptions(steps=2, **model.sampling)
     motion = Pipeline(model).generate(["two people shake hands"], [2.0], [0], options)[0]
+    assert motion.shape == (2, 28, 262) and np.isfinite(motion).all()
+
+
+def test_default_recipe_runs_under_torchrun_on_two_cpu_processes(tmp_path, repo_root):
+    """`torchrun` with two CPU processes (gloo), the documented form with `--`: every stage of the rehearsed
+    recipe runs to its end on both ranks (each waits for rank 0's checkpoints before reading them back), rank 0
+    alone reports and exports, and the model it writes loads and generates."""
+    launcher = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2")
+    out = run("--", "default", "--rehearse", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "model"),
+              cwd=repo_root, launcher=launcher, threads=1)
+    for line in ("vq step 4", "decoder step 4", "transformer step 3", "refine step 2", "exported rehearsal"):
+        assert out.stderr.count(line) == 1, line
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")) == []  # no temporaries
+    motion = Pipeline(load(tmp_path / "model")).generate(["two people shake hands"], [2.0], [0],
+                                                         SamplingOptions(steps=2))[0]
     assert motion.shape == (2, 28, 262) and np.isfinite(motion).all()

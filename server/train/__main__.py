@@ -9,8 +9,9 @@
     python -m server.train default                                  # the embedded default, end to end
     python -m server.train default --rehearse --run runs/try --out try-model   # its recipe in miniature
 
-Every stage resumes from its last checkpoint in --run; `torchrun --nproc_per_node N -m server.train …`
-spreads a stage over N GPUs (or N CPU processes)."""
+Every stage resumes from its last checkpoint in --run. `torchrun --standalone --nproc_per_node N -m
+server.train -- default …` (or any stage) spreads each stage over N GPUs, or N CPU processes; the `--` keeps
+torchrun from reading `--run` as its own `--run-path`."""
 
 import argparse
 import json
@@ -30,6 +31,7 @@ from ..reader import ReaderMissing, SentenceReader
 from ..synth import corpus
 from . import data
 from .decoder import DecoderTrainConfig, train as train_decoder
+from .loop import rank, written_atomically
 from .runs import load_vq, normaliser_for, read_stats
 from .transformer import TransformerTrainConfig, tokenise, train as train_transformer
 from .text_cache import CachedTextEncoder
@@ -78,8 +80,10 @@ def write_corpus(out, train, val, seed, fps):
     for split, n, s in (("train", train, seed), ("val", val, seed + 1)):
         path = out / f"{split}.npz"
         if not path.exists():
-            corpus.write(path, corpus.samples(n, s), fps)
-            print(f"wrote {n} scenes to {path}", file=sys.stderr)
+            with written_atomically(path) as tmp:  # under torchrun every rank writes the same corpus
+                corpus.write(tmp, corpus.samples(n, s), fps)
+            if rank() == 0:
+                print(f"wrote {n} scenes to {path}", file=sys.stderr)
 
 
 def run_vq(args, vq_cfg, train_cfg):
@@ -247,6 +251,8 @@ def build_default(run, out, device, rehearse=False):
         run_decoder(ns, decoder)
     run_transformer(ns, [(DEFAULT_TRANSFORMER, transformer, "transformer"),
                          (replace(DEFAULT_TRANSFORMER, **DEFAULT_REFINE), refine, "refine")])
+    if rank() != 0:  # under torchrun, rank 0 alone writes the model
+        return
     export(run, out, "rehearsal" if rehearse else "intermask-synthetic-small-v5", DEFAULT_FPS,
            extra={"corpus": corpus_size, "vq": asdict(vq), "decoder": asdict(decoder),
                   "transformer": asdict(transformer), "refine": {**DEFAULT_REFINE, **asdict(refine)}},

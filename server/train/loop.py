@@ -1,7 +1,9 @@
 """What both training stages share: the learning-rate schedule, resumable checkpoints, one-process or
 `torchrun` (DDP) execution, and progress reporting."""
 
+import atexit
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,19 +27,26 @@ class Schedule:
         return self.lr * self.gamma ** sum(step >= m * self.steps for m in self.milestones)
 
 
+def rank():
+    """This process's rank under torchrun (0 alone)."""
+    return int(os.environ.get("RANK", "0"))
+
+
 class Runner:
     """Rank, device and (under torchrun) the process group; rank 0 alone writes files and progress."""
 
     def __init__(self, device=None):
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
+        self.rank = rank()
         if device is None:
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         if self.world > 1 and not dist.is_initialized():
+            # once a process: the stages of `default` share the group (a second init after a destroy hangs)
             dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            atexit.register(dist.destroy_process_group)
 
     @property
     def main(self):
@@ -62,17 +71,28 @@ class Runner:
                     mininterval=5.0)
 
     def close(self):
+        """Wait for every rank: rank 0 writes the stage's last checkpoints, which all ranks then read back."""
         if self.world > 1 and dist.is_initialized():
-            dist.destroy_process_group()
+            dist.barrier()
+
+
+@contextmanager
+def written_atomically(path):
+    """A temporary path beside `path` (same suffix, this process's own), moved onto `path` when the block
+    ends: an interrupted write, or ranks writing the same file at once, never leave half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def save_state(path, **state):
-    """Write atomically, so an interrupted run never leaves a broken checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with written_atomically(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_state(path):

@@ -11,14 +11,15 @@ from ..model.vqvae import VQConfig, VQVAE
 from ..motion.normalise import Normaliser
 from . import data
 from .decoder import identity
+from .loop import written_atomically
 
 
 def normaliser_for(run, train_clips):
     path = Path(run) / "stats.npz"
     if not path.exists():
         stats = data.statistics(train_clips)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, mean=stats.mean, std=stats.std)
+        with written_atomically(path) as tmp:
+            np.savez(tmp, mean=stats.mean, std=stats.std)
     return read_stats(run)
 
 
